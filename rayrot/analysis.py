@@ -1,0 +1,199 @@
+"""One image from path to answer, without Ray: open -> plan -> score -> vote (-> skew).
+
+The pipeline runs these same steps, spreading the scoring of big images over Ray actors;
+here they run in one process, so a test or a notebook can call :func:`analyze_image`
+with a :class:`~rayrot.scorer.TileScorer` and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import RunConfig
+from .errors import RayrotError
+from .result import DetectionResult
+from .source import Slide, open_slide
+from .tiling import TilePlan, plan_tiles
+from .vote import is_decided, tile_vote_weights, vote
+
+__all__ = ["PreparedImage", "prepare_image", "tile_batches", "ScoreAccumulator", "finish_image",
+           "analyze_image", "error_result"]
+
+LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedImage:
+    """An opened image and its tile plan (``plan`` is None for an image too small to judge)."""
+
+    path: str
+    slide: Slide
+    plan: TilePlan | None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def prepare_image(path: str, cfg: RunConfig) -> PreparedImage:
+    """Open ``path`` (header only) and plan its tiles from a thumbnail."""
+    t0 = time.perf_counter()
+    slide = open_slide(path, cfg.source)
+    t1 = time.perf_counter()
+    plan = None
+    if not slide.too_small:
+        ordinary = not slide.is_pyramid and slide.width * slide.height <= cfg.source.ordinary_max_pixels
+        thumb = slide.thumbnail(cfg.tiling.thumbnail_px)
+        plan = plan_tiles([(lv.width, lv.height) for lv in slide.levels], ordinary, thumb,
+                          cfg.tiling, cfg.vote.center_sigma)
+    t2 = time.perf_counter()
+    return PreparedImage(path, slide, plan, {"open": t1 - t0, "plan": t2 - t1})
+
+
+def tile_batches(path: str, plan: TilePlan, batch_size: int,
+                 first_batch_size: int) -> list[dict[str, np.ndarray]]:
+    """The plan's tiles as TileScorer batches, in scoring order; the first one smaller."""
+    tiles = plan.tiles
+    starts = [0] + list(range(min(first_batch_size, len(tiles)), len(tiles), batch_size))
+    out = []
+    for start, stop in zip(starts, starts[1:] + [len(tiles)]):
+        chunk = tiles[start:stop]
+        if not chunk:
+            continue
+        n = len(chunk)
+        out.append({
+            "path": np.array([path] * n, dtype=object),
+            "level": np.full(n, plan.level, np.int32),
+            "scale": np.full(n, plan.scale, np.float64),
+            "x": np.array([t.x for t in chunk], np.int64),
+            "y": np.array([t.y for t in chunk], np.int64),
+            "w": np.array([t.w for t in chunk], np.int64),
+            "h": np.array([t.h for t in chunk], np.int64),
+            "is_global": np.array([t.is_global for t in chunk], bool),
+            "center_weight": np.array([t.center_weight for t in chunk], np.float64),
+        })
+    return out
+
+
+class ScoreAccumulator:
+    """Collects scored batches of one image and says when the rest cannot matter."""
+
+    def __init__(self, plan: TilePlan, cfg: RunConfig):
+        self.cfg = cfg
+        self.batches: list[dict[str, np.ndarray]] = []
+        self.mass = np.zeros(4)
+        self.remaining = sum(cfg.vote.global_weight if t.is_global else t.center_weight
+                             for t in plan.tiles)
+
+    def add(self, scored: dict[str, np.ndarray]) -> None:
+        self.batches.append(scored)
+        weight, _ = tile_vote_weights(scored["probs"], scored["center_weight"], scored["is_global"],
+                                      self.cfg.vote)
+        self.mass += (weight[:, None] * scored["probs"]).sum(axis=0)
+        self.remaining -= float(np.where(scored["is_global"], self.cfg.vote.global_weight,
+                                         scored["center_weight"]).sum())
+
+    def decided(self) -> bool:
+        return self.cfg.vote.early_stop and is_decided(self.mass, max(self.remaining, 0.0),
+                                                       self.cfg.vote)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        if not self.batches:
+            return {}
+        keys = self.batches[0].keys()
+        return {k: np.concatenate([b[k] for b in self.batches]) for k in keys}
+
+
+def finish_image(prep: PreparedImage, acc: ScoreAccumulator | None, cfg: RunConfig,
+                 model_name: str, model_version: str, seconds: dict[str, float]) -> DetectionResult:
+    """Vote over what was scored and build the result (tiles as an Arrow table)."""
+    from .writers import tiles_table
+
+    slide, plan = prep.slide, prep.plan
+    res = DetectionResult(path=prep.path, width=slide.width, height=slide.height,
+                          model_name=model_name, model_version=model_version)
+    t0 = time.perf_counter()
+    cols = acc.columns() if acc is not None else {}
+    if plan is None or not cols:
+        res.tiles_skipped = plan.n_skipped + len(plan.tiles) if plan is not None else 0
+        res.tiles = tiles_table(_tile_rows(prep, {}, cfg))
+    else:
+        v = vote(cols["probs"], cols["center_weight"], cols["is_global"], cfg.vote)
+        res.level, res.scale = plan.level, plan.scale
+        res.angle, res.confidence = v.angle, v.confidence
+        res.probabilities = v.probabilities
+        res.tiles_scored = len(cols["x"])
+        res.tiles_abstained = v.n_abstained
+        res.tiles_skipped = plan.n_skipped + len(plan.tiles) - res.tiles_scored
+        res.tiles = tiles_table(_tile_rows(prep, cols, cfg))
+    res.seconds = {**prep.seconds, **seconds, "vote": time.perf_counter() - t0}
+    return res
+
+
+def _tile_rows(prep: PreparedImage, cols: dict[str, np.ndarray], cfg: RunConfig) -> dict[str, np.ndarray]:
+    """Per-tile columns for the tiles table (level-0 boxes, prediction, abstention)."""
+    n = len(cols.get("x", ()))
+    if n == 0:
+        return {"path": np.array([], dtype=object)}
+    plan = prep.plan
+    probs = cols["probs"].astype(np.float64)
+    _, abstained = tile_vote_weights(probs, cols["center_weight"], cols["is_global"], cfg.vote)
+    f = plan.scale * plan.downsample
+    glob = cols["is_global"]
+    x0 = np.where(glob, 0, np.round(cols["x"] * f)).astype(np.int64)
+    y0 = np.where(glob, 0, np.round(cols["y"] * f)).astype(np.int64)
+    w0 = np.where(glob, prep.slide.width, np.round(cols["w"] * f)).astype(np.int64)
+    h0 = np.where(glob, prep.slide.height, np.round(cols["h"] * f)).astype(np.int64)
+    return {
+        "path": cols["path"], "level": cols["level"], "x": cols["x"], "y": cols["y"],
+        "w": cols["w"], "h": cols["h"], "x0": x0, "y0": y0, "w0": w0, "h0": h0,
+        "is_global": glob, "center_weight": cols["center_weight"],
+        "p_0": probs[:, 0], "p_90": probs[:, 1], "p_180": probs[:, 2], "p_270": probs[:, 3],
+        "predicted": (np.argmax(probs, axis=1) * 90).astype(np.int64),
+        "confidence": probs.max(axis=1), "abstained": abstained,
+    }
+
+
+def error_result(path: str, exc: BaseException) -> DetectionResult:
+    """A result that carries one line saying why ``path`` failed."""
+    msg = str(exc) if isinstance(exc, RayrotError) else f"{path}: {type(exc).__name__}: {exc}"
+    return DetectionResult(path=path, error=" ".join(msg.split()))
+
+
+def analyze_image(path: str, cfg: RunConfig, scorer, progress=None) -> DetectionResult:
+    """Detect the orientation of one image in this process.
+
+    Parameters
+    ----------
+    path : str
+    cfg : RunConfig
+    scorer : callable
+        A :class:`~rayrot.scorer.TileScorer` (or anything with its call signature and
+        ``model_name`` / ``model_version``).
+    progress : tqdm-like, optional
+        Advanced by the number of tiles scored.
+
+    Returns
+    -------
+    result : DetectionResult
+        With ``error`` set (and nothing raised) when the image cannot be read.
+    """
+    try:
+        prep = prepare_image(path, cfg)
+        acc = None
+        t0 = time.perf_counter()
+        if prep.plan is not None and prep.plan.tiles:
+            acc = ScoreAccumulator(prep.plan, cfg)
+            for batch in tile_batches(path, prep.plan, cfg.scorer.batch_size,
+                                      cfg.scorer.first_batch_size):
+                acc.add(scorer(batch))
+                if progress is not None:
+                    progress.update(len(batch["x"]))
+                if acc.decided():
+                    break
+        seconds = {"score": time.perf_counter() - t0}
+        return finish_image(prep, acc, cfg, scorer.model_name, scorer.model_version, seconds)
+    except RayrotError as exc:
+        LOGGER.warning("%s", exc)
+        return error_result(path, exc)

@@ -1,0 +1,344 @@
+"""One typed, validated configuration object, loaded from YAML.
+
+``configs/default.yaml`` holds every default; it is the only place they live.
+A user's file (``--config``) and ``--set key=value`` overrides are laid over it::
+
+    cfg = load_config("configs/slides.yaml", overrides=["tiling.max_tiles=32"])
+    cfg.tiling.tile_px        # 224
+
+Each stage receives only its own section (``cfg.tiling``, ``cfg.vote`` ...).
+An unknown key, a missing key or a value of the wrong type raises
+:class:`~rayrot.errors.ConfigError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+__all__ = [
+    "RunConfig",
+    "SourceConfig",
+    "TilingConfig",
+    "ModelConfig",
+    "ScorerConfig",
+    "VoteConfig",
+    "SkewConfig",
+    "OutputConfig",
+    "RayConfig",
+    "load_config",
+    "default_config_path",
+    "CONFIG_DIR",
+]
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def default_config_path() -> Path:
+    return CONFIG_DIR / "default.yaml"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    openslide_suffixes: tuple[str, ...]
+    max_pixels: int  # level-0 pixels; larger headers are refused before decoding
+    ordinary_max_pixels: int  # non-pyramidal images up to this size get the adaptive resize
+    vips_concurrency: int  # libvips threads per process
+
+    def __post_init__(self):
+        _positive(self, "max_pixels", "ordinary_max_pixels", "vips_concurrency")
+
+
+@dataclass(frozen=True)
+class TilingConfig:
+    tile_px: int  # tile side at the scale it is scored at
+    overlap_px: int
+    min_edge_share: float  # 0..1
+    target_long_px: int  # long side of the scale gigapixel images are scored at
+    ordinary_keep_below_px: int
+    ordinary_mid_limit_px: int
+    ordinary_mid_px: int
+    ordinary_large_px: int
+    thumbnail_px: int
+    background_white_level: int  # 0..255
+    background_black_level: int  # 0..255
+    background_max_saturation: int  # 0..255
+    min_content_share: float  # 0..1
+    max_tiles: int
+    global_view: bool
+
+    def __post_init__(self):
+        _positive(self, "tile_px", "target_long_px", "thumbnail_px", "max_tiles",
+                  "ordinary_keep_below_px", "ordinary_mid_limit_px", "ordinary_mid_px",
+                  "ordinary_large_px")
+        if not 0 <= self.overlap_px < self.tile_px:
+            raise ConfigError(f"tiling.overlap_px must be in [0, tile_px={self.tile_px}), "
+                              f"got {self.overlap_px}")
+        _unit(self, "min_edge_share", "min_content_share")
+        for key in ("background_white_level", "background_black_level", "background_max_saturation"):
+            if not 0 <= getattr(self, key) <= 255:
+                raise ConfigError(f"tiling.{key} must be in [0, 255], got {getattr(self, key)}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str  # registered model name or path to a .safetensors file
+    rotation_tta: bool
+
+
+@dataclass(frozen=True)
+class ScorerConfig:
+    batch_size: int
+    first_batch_size: int  # tiles in an image's first model call, before the early stop is checked
+    num_actors: int  # 0 = automatic
+    num_gpus_per_actor: float
+    num_cpus_per_actor: float
+    torch_threads: int
+    fp16_on_cuda: bool
+    max_restarts: int
+    max_task_retries: int
+
+    def __post_init__(self):
+        _positive(self, "batch_size", "first_batch_size", "torch_threads")
+        if self.num_actors < 0:
+            raise ConfigError(f"scorer.num_actors must be >= 0 (0 = automatic), got {self.num_actors}")
+        if not 0 < self.num_gpus_per_actor <= 1:
+            raise ConfigError(f"scorer.num_gpus_per_actor must be in (0, 1], got {self.num_gpus_per_actor}")
+
+
+@dataclass(frozen=True)
+class VoteConfig:
+    center_sigma: float  # in units of the image's half diagonal
+    confidence_floor: float  # 0..1
+    undetermined_threshold: float  # 0..1
+    min_tiles: int
+    global_weight: float
+    early_stop: bool
+
+    def __post_init__(self):
+        _positive(self, "center_sigma")
+        _unit(self, "confidence_floor", "undetermined_threshold")
+        if self.global_weight < 0:
+            raise ConfigError(f"vote.global_weight must be >= 0, got {self.global_weight}")
+
+
+@dataclass(frozen=True)
+class SkewConfig:
+    enabled: bool
+    max_angle_deg: float  # the estimator searches [-max_angle_deg, max_angle_deg]
+    min_confidence: float  # below this the image's skew is reported as 0.0
+    max_tiles: int  # tiles measured for skew
+    tile_px: int  # tile side used for skew, at the skew level
+    target_long_px: int  # long side of the scale skew is measured at
+
+    def __post_init__(self):
+        _positive(self, "max_angle_deg", "max_tiles", "tile_px", "target_long_px")
+        _unit(self, "min_confidence")
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    formats: tuple[str, ...]
+    zarr_chunk_px: int
+    ngff_version: str
+    zarr_max_levels: int
+    image_max_pixels: int
+    jpeg_quality: int
+    fill: str
+    skew_crop: bool  # crop a fine-skew correction back to the input's size instead of expanding
+
+    def __post_init__(self):
+        known = {"parquet", "zarr", "image", "overlay"}
+        bad = [f for f in self.formats if f not in known]
+        if bad:
+            raise ConfigError(f"output.formats: unknown format(s) {bad}; choose from {sorted(known)}")
+        if self.ngff_version not in ("0.4", "0.5"):
+            raise ConfigError(f"output.ngff_version must be '0.4' or '0.5', got {self.ngff_version!r}")
+        if self.fill not in ("white", "black", "transparent"):
+            raise ConfigError(f"output.fill must be white, black or transparent, got {self.fill!r}")
+        _positive(self, "zarr_chunk_px", "image_max_pixels")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ConfigError(f"output.jpeg_quality must be in [1, 100], got {self.jpeg_quality}")
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    address: str | None
+    num_cpus: int | None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    source: SourceConfig
+    tiling: TilingConfig
+    model: ModelConfig
+    scorer: ScorerConfig
+    vote: VoteConfig
+    skew: SkewConfig
+    output: OutputConfig
+    ray: RayConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **sections: dict[str, Any]) -> "RunConfig":
+        """A copy with some keys changed: ``cfg.replace(vote={"min_tiles": 3})``."""
+        merged = _deep_merge(self.to_dict(), sections)
+        return _build(RunConfig, merged, "<replace>", "")
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Load ``configs/default.yaml``, overlay ``path`` and then ``overrides``.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A YAML file with any subset of the sections and keys of ``default.yaml``.
+        A bare name such as ``"slides"`` is looked up in ``configs/``.
+    overrides : list of str, optional
+        ``"section.key=value"`` strings; the value is parsed as YAML (``"tiling.max_tiles=32"``,
+        ``"output.formats=[parquet]"``).
+
+    Returns
+    -------
+    cfg : RunConfig
+    """
+    data = _read_yaml(default_config_path())
+    source = str(default_config_path())
+    if path is not None:
+        p = Path(path)
+        if not p.exists() and not p.suffix and (CONFIG_DIR / f"{p}.yaml").exists():
+            p = CONFIG_DIR / f"{p}.yaml"
+        user = _read_yaml(p)
+        _check_keys(user, data, str(p), "")
+        data = _deep_merge(data, user)
+        source = str(p)
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected section.key=value")
+        dotted, raw = item.split("=", 1)
+        keys = dotted.strip().split(".")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: value is not valid YAML: {exc}") from exc
+        patch: dict[str, Any] = value
+        for k in reversed(keys):
+            patch = {k: patch}
+        _check_keys(patch, data, f"--set {item}", "")
+        data = _deep_merge(data, patch)
+        source = f"--set {item}"
+    return _build(RunConfig, data, source, "")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def _check_keys(user: dict, ref: dict, source: str, prefix: str) -> None:
+    for key, value in user.items():
+        dotted = f"{prefix}{key}"
+        if key not in ref:
+            raise ConfigError(f"{source}: unknown key {dotted!r}")
+        if isinstance(ref[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: {dotted!r} must be a mapping")
+            _check_keys(value, ref[key], source, dotted + ".")
+
+
+def _deep_merge(base: dict, patch: dict) -> dict:
+    out = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _build(cls, data: dict, source: str, prefix: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: {prefix.rstrip('.') or 'config'} must be a mapping")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = set(data) - set(names)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {sorted(prefix + k for k in unknown)}")
+    missing = [n for n in names if n not in data]
+    if missing:
+        raise ConfigError(f"{source}: missing key(s) {[prefix + m for m in missing]}")
+    kwargs = {}
+    for name in names:
+        kwargs[name] = _coerce(hints[name], data[name], source, prefix + name)
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _coerce(tp, value, source: str, dotted: str):
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, source, dotted + ".")
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, source, dotted)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{source}: {dotted!r} must be a list, got {value!r}")
+        return tuple(_coerce(args[0], v, source, dotted) for v in value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: {dotted!r} must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            raise ConfigError(f"{source}: {dotted!r} must be an integer, got {value!r}")
+        return int(value)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{source}: {dotted!r} must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{source}: {dotted!r} must be a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _positive(obj, *keys: str) -> None:
+    section = type(obj).__name__.replace("Config", "").lower()
+    for key in keys:
+        if getattr(obj, key) <= 0:
+            raise ConfigError(f"{section}.{key} must be positive, got {getattr(obj, key)}")
+
+
+def _unit(obj, *keys: str) -> None:
+    section = type(obj).__name__.replace("Config", "").lower()
+    for key in keys:
+        if not 0 <= getattr(obj, key) <= 1:
+            raise ConfigError(f"{section}.{key} must be in [0, 1], got {getattr(obj, key)}")

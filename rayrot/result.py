@@ -1,0 +1,97 @@
+"""What rayrot answers for one image.
+
+``DetectionResult`` is the record the pipeline hands to the writers and to the user
+(``rayrot.detect(path)``). Conversion to Arrow rows happens in :mod:`rayrot.writers`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DetectionResult"]
+
+
+@dataclass
+class DetectionResult:
+    """Orientation of one input image.
+
+    Attributes
+    ----------
+    path : str
+        The input file.
+    width, height : int
+        Level-0 size in pixels (after EXIF orientation).
+    level : int
+        Pyramid level the tiles were read from (0 = full resolution).
+    scale : float
+        Level-0 pixels per pixel of the scale tiles were scored at.
+    angle : int or None
+        Clockwise rotation in degrees, one of 0/90/180/270, that makes the input upright;
+        None when undetermined.
+    confidence : float
+        0..1, the winner's share of the vote mass.
+    probabilities : tuple of 4 floats
+        Vote mass per class (0, 90, 180, 270), normalised to sum to 1.
+    skew_deg : float
+        Clockwise fine rotation in degrees that straightens the content after ``angle``;
+        0.0 when no line structure was found.
+    skew_confidence : float
+        0..1.
+    tiles : pyarrow.Table or None
+        One row per scored tile (see ``rayrot.writers.TILES_SCHEMA``).
+    tiles_scored, tiles_skipped, tiles_abstained : int
+        Tiles the model scored; tiles dropped as background, over the cap or left unscored after
+        the early stop; scored tiles below the confidence floor.
+    seconds : dict
+        Wall-clock seconds per stage ("open", "plan", "score", "vote", "skew", "write").
+    model_name, model_version : str
+    error : str or None
+        One line saying why this input failed; every other field is then empty.
+    """
+
+    path: str
+    width: int = 0
+    height: int = 0
+    level: int = 0
+    scale: float = 1.0
+    angle: int | None = None
+    confidence: float = 0.0
+    probabilities: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    skew_deg: float = 0.0
+    skew_confidence: float = 0.0
+    tiles: Any = None
+    tiles_scored: int = 0
+    tiles_skipped: int = 0
+    tiles_abstained: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    model_name: str = ""
+    model_version: str = ""
+    error: str | None = None
+    outputs: dict[str, str] = field(default_factory=dict)  # kind -> path written
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def undetermined(self) -> bool:
+        return self.error is None and self.angle is None
+
+    @property
+    def total_rotation_deg(self) -> float:
+        """Clockwise degrees that make the input upright and straight (``angle + skew_deg``)."""
+        return float((self.angle or 0) + self.skew_deg)
+
+    def plot(self, ax=None, thumbnail_px: int = 768):
+        """Draw the thumbnail with each tile's vote coloured on it (matplotlib); returns the axes."""
+        from .plot import plot_result
+
+        return plot_result(self, ax=ax, thumbnail_px=thumbnail_px)
+
+    def __repr__(self) -> str:
+        if self.error:
+            return f"DetectionResult({self.path!r}, error={self.error!r})"
+        angle = "undetermined" if self.angle is None else f"{self.angle}"
+        return (f"DetectionResult({self.path!r}, angle={angle}, confidence={self.confidence:.3f}, "
+                f"skew_deg={self.skew_deg:.2f}, tiles={self.tiles_scored})")

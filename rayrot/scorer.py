@@ -1,0 +1,114 @@
+"""Score tiles with the orientation model: a plain callable class (Ray Data style).
+
+``TileScorer(cfg)`` loads the model once; calling it on a batch of tile *coordinates*
+reads those tiles itself (each process opens the image through
+:func:`rayrot.source.open_slide`: pixels never travel between processes) and returns
+their class probabilities::
+
+    scorer = TileScorer(cfg)
+    out = scorer({"path": paths, "level": ..., "scale": ..., "x": ..., "y": ..., "w": ..., "h": ...,
+                  "is_global": ...})
+    out["probs"]        # (B, 4) float32, classes (0, 90, 180, 270)
+
+The pipeline wraps it in a Ray actor; tests and notebooks call it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from .config import RunConfig
+from .preprocess import letterbox, pad_to_square, resize_square
+from .source import Slide, open_slide
+
+__all__ = ["TileScorer", "read_tile", "TILE_COLUMNS"]
+
+LOGGER = logging.getLogger(__name__)
+
+# Columns of a batch handed to TileScorer: one row per tile.
+TILE_COLUMNS = ("path", "level", "scale", "x", "y", "w", "h", "is_global")
+
+
+def read_tile(slide: Slide, level: int, scale: float, x: int, y: int, w: int, h: int,
+              is_global: bool, tile_px: int) -> np.ndarray:
+    """Pixels of one planned tile as the model sees them.
+
+    Returns
+    -------
+    tile : (tile_px, tile_px, 3) uint8 ndarray
+        A grid tile at plan scale (edge tiles padded, not stretched), or for the whole-image
+        view the thumbnail letterboxed into the square.
+    """
+    if is_global:
+        return letterbox(slide.thumbnail(2 * tile_px), tile_px)
+    rgb = slide.read_scaled(level, scale, x, y, w, h)
+    if w > tile_px or h > tile_px:  # a plan made for another tile size
+        return resize_square(rgb, tile_px)
+    return pad_to_square(rgb, tile_px)
+
+
+class TileScorer:
+    """Holds the model; scores batches of tiles given by their coordinates.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        Uses ``cfg.model`` (which weights, rotation TTA), ``cfg.scorer`` (threads, FP16),
+        ``cfg.source`` (how to open images) and ``cfg.tiling.tile_px``.
+    device : str, optional
+        ``"cuda"`` when torch sees a GPU, else ``"cpu"``.
+    """
+
+    def __init__(self, cfg: RunConfig, device: str | None = None):
+        import torch
+
+        from .model import load_model
+
+        self.cfg = cfg
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        if device == "cpu":
+            torch.set_num_threads(cfg.scorer.torch_threads)
+        self.fp16 = device.startswith("cuda") and cfg.scorer.fp16_on_cuda
+        self.module, self.card = load_model(cfg.model.name, device=device)
+        if self.fp16:
+            self.module.half()
+        self.tile_px = cfg.tiling.tile_px
+        LOGGER.info("TileScorer: %s v%s on %s%s", self.card.name, self.card.version, device,
+                    " (fp16)" if self.fp16 else "")
+
+    def score_pixels(self, tiles: np.ndarray) -> np.ndarray:
+        """``(B, S, S, 3)`` uint8 tiles -> ``(B, 4)`` float32 probabilities."""
+        from .model import predict_proba
+
+        if tiles.shape[1] != self.card.input_px:
+            tiles = np.stack([resize_square(t, self.card.input_px) for t in tiles])
+        return predict_proba(self.module, self.card, tiles, rotation_tta=self.cfg.model.rotation_tta,
+                             device=self.device, fp16=self.fp16)
+
+    def read_batch(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Read the tiles of a batch: ``(B, tile_px, tile_px, 3)`` uint8."""
+        out = np.empty((len(batch["x"]), self.tile_px, self.tile_px, 3), np.uint8)
+        for i in range(len(out)):
+            slide = open_slide(str(batch["path"][i]), self.cfg.source)
+            out[i] = read_tile(slide, int(batch["level"][i]), float(batch["scale"][i]),
+                               int(batch["x"][i]), int(batch["y"][i]), int(batch["w"][i]),
+                               int(batch["h"][i]), bool(batch["is_global"][i]), self.tile_px)
+        return out
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Score one batch; returns the batch's columns plus ``probs`` (B, 4) float32."""
+        probs = self.score_pixels(self.read_batch(batch)) if len(batch["x"]) else \
+            np.zeros((0, 4), np.float32)
+        return {**batch, "probs": probs}
+
+    @property
+    def model_name(self) -> str:
+        return self.card.name
+
+    @property
+    def model_version(self) -> str:
+        return self.card.version

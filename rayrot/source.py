@@ -1,0 +1,353 @@
+"""Lazy access to one input image, whatever its format and size.
+
+``Slide.from_file(path, cfg)`` reads only the header (and, for pyramids, the headers of
+the levels); no pixel is decoded until a region is asked for. Every pixel that leaves
+this module is 8-bit sRGB with three bands: CMYK, greyscale, palette, 16-bit and float
+inputs are converted, alpha is composited on white, and the EXIF orientation of an
+ordinary photo is applied, so level 0 is the image as a viewer shows it.
+
+Two backends sit behind the one class:
+
+======== ===================================================================
+vips     anything libvips reads: JPEG, PNG, WebP, TIFF/BigTIFF, pyramidal TIFF
+         (pages or sub-IFDs), HEIF ...
+openslide slide formats (.svs, .ndpi, .mrxs ...), through openslide-python
+======== ===================================================================
+
+pyvips images do not pickle, so processes never send a ``Slide`` to each other: they
+send the path and call :func:`open_slide`, which keeps a few open slides per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import SourceConfig
+from .errors import SlideReadError
+
+__all__ = ["Level", "Slide", "open_slide"]
+
+LOGGER = logging.getLogger(__name__)
+
+# Smallest side, in pixels, of an image rayrot will look at; smaller ones are undetermined.
+# (A constant of the format, not a tuning knob: below this there is no content to orient.)
+MIN_SIDE_PX = 8
+
+
+@dataclass(frozen=True)
+class Level:
+    """One pyramid level."""
+
+    index: int  # 0 = full resolution
+    width: int  # pixels at this level
+    height: int
+    downsample: float  # level-0 pixels per pixel of this level
+
+
+class Slide:
+    """A lazily read image. Use :meth:`from_file` (or :func:`open_slide`) to make one."""
+
+    def __init__(self, path: str, backend: str, levels: tuple[Level, ...], cfg: SourceConfig,
+                 handles: list, is_pyramid: bool, properties: dict):
+        self.path = path
+        self.backend = backend
+        self.levels = levels
+        self.is_pyramid = is_pyramid
+        self.properties = properties  # format-specific metadata (mpp, vendor ...)
+        self._cfg = cfg
+        self._handles = handles  # pyvips.Image per level, or [openslide.OpenSlide]
+        self._regions: dict[int, object] = {}
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, cfg: SourceConfig) -> "Slide":
+        """Open ``path``, reading only headers.
+
+        Raises
+        ------
+        SlideReadError
+            When the file is missing, empty, of an unknown format, larger than
+            ``cfg.max_pixels``, or its header is damaged. The message names the file.
+        """
+        path = str(path)
+        p = Path(path)
+        if not p.exists():
+            raise SlideReadError(f"{path}: no such file")
+        if p.is_dir():
+            raise SlideReadError(f"{path}: is a folder, not an image")
+        try:
+            size = p.stat().st_size
+        except OSError as exc:
+            raise SlideReadError(f"{path}: cannot stat: {exc.strerror}") from exc
+        if size == 0:
+            raise SlideReadError(f"{path}: empty file (0 bytes)")
+        if not os.access(path, os.R_OK):
+            raise SlideReadError(f"{path}: not readable (permission denied)")
+        if p.suffix.lower() in cfg.openslide_suffixes or _openslide_vendor(path):
+            slide = _open_openslide(path, cfg)
+        else:
+            slide = _open_vips(path, cfg)
+        if slide.width * slide.height > cfg.max_pixels:
+            raise SlideReadError(
+                f"{path}: header claims {slide.width}x{slide.height} pixels, more than "
+                f"source.max_pixels={cfg.max_pixels}")
+        return slide
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def width(self) -> int:
+        return self.levels[0].width
+
+    @property
+    def height(self) -> int:
+        return self.levels[0].height
+
+    @property
+    def too_small(self) -> bool:
+        """True when the image has too few pixels to say anything about its orientation."""
+        return min(self.width, self.height) < MIN_SIDE_PX
+
+    # ------------------------------------------------------------------ pixels
+    def read_region(self, level: int, x: int, y: int, w: int, h: int) -> np.ndarray:
+        """Decode one rectangle of one level.
+
+        Parameters
+        ----------
+        level : int
+            Index into :attr:`levels`.
+        x, y, w, h : int
+            The rectangle, in pixels of that level, origin top left. It must lie inside the level.
+
+        Returns
+        -------
+        rgb : (h, w, 3) uint8 ndarray
+        """
+        lv = self.levels[level]
+        if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > lv.width or y + h > lv.height:
+            raise SlideReadError(f"{self.path}: region x={x} y={y} w={w} h={h} lies outside "
+                                 f"level {level} ({lv.width}x{lv.height})")
+        try:
+            if self.backend == "openslide":
+                return self._read_openslide(lv, x, y, w, h)
+            region = self._regions.get(level)
+            if region is None:
+                import pyvips
+
+                region = self._regions[level] = pyvips.Region.new(self._handles[level])
+            buf = region.fetch(x, y, w, h)
+            return np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+        except SlideReadError:
+            raise
+        except Exception as exc:  # pyvips.Error, openslide errors, MemoryError ...
+            raise SlideReadError(f"{self.path}: cannot read region x={x} y={y} w={w} h={h} "
+                                 f"(level {level}): {_one_line(exc)}") from exc
+
+    def read_scaled(self, level: int, scale: float, x: int, y: int, w: int, h: int) -> np.ndarray:
+        """Read a rectangle given in a space ``scale`` times coarser than ``level``.
+
+        ``(x, y, w, h)`` are pixels of the scaled space (level pixels divided by ``scale``);
+        the level region under them is decoded and shrunk to ``(h, w, 3)``.
+        """
+        if abs(scale - 1.0) < 1e-6:
+            return self.read_region(level, x, y, w, h)
+        lv = self.levels[level]
+        x0, y0 = int(round(x * scale)), int(round(y * scale))
+        x1 = min(lv.width, int(round((x + w) * scale)))
+        y1 = min(lv.height, int(round((y + h) * scale)))
+        rgb = self.read_region(level, x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+        from PIL import Image
+
+        return np.asarray(Image.fromarray(rgb).resize((w, h), Image.LANCZOS))
+
+    def thumbnail(self, max_px: int) -> np.ndarray:
+        """The whole image shrunk so that its long side is at most ``max_px``.
+
+        Decodes the coarsest level that is still at least ``max_px`` long (or streams a
+        shrink-on-load thumbnail for single-level files), never the full image at once.
+
+        Returns
+        -------
+        rgb : (h, w, 3) uint8 ndarray
+        """
+        long_side = max(self.width, self.height)
+        scale0 = min(1.0, max_px / long_side)
+        tw = max(1, round(self.width * scale0))
+        th = max(1, round(self.height * scale0))
+        try:
+            if self.backend == "openslide":
+                img = self._handles[0].get_thumbnail((tw, th))
+                return _composite_pil(img)
+            import pyvips
+
+            if not self.is_pyramid and len(self.levels) == 1:
+                thumb = pyvips.Image.thumbnail(self.path, max_px, height=max_px, size="down",
+                                               fail_on="truncated")
+                return _to_numpy(_normalise(thumb))
+            # Coarsest level still at least as large as the thumbnail.
+            lv = max((lv for lv in self.levels if max(lv.width, lv.height) >= max(tw, th)),
+                     key=lambda lv: lv.downsample, default=self.levels[0])
+            img = self._handles[lv.index]
+            shrunk = img.resize(tw / lv.width, vscale=th / lv.height, kernel="linear") \
+                if (tw, th) != (lv.width, lv.height) else img
+            return _to_numpy(shrunk)
+        except Exception as exc:
+            raise SlideReadError(f"{self.path}: cannot decode a thumbnail: {_one_line(exc)}") from exc
+
+    def vips_image(self, level: int = 0):
+        """The lazy, normalised ``pyvips.Image`` of one level (vips backend only)."""
+        if self.backend != "vips":
+            raise SlideReadError(f"{self.path}: vips_image() is not available for OpenSlide formats; "
+                                 "use read_region()")
+        return self._handles[level]
+
+    def _read_openslide(self, lv: Level, x: int, y: int, w: int, h: int) -> np.ndarray:
+        osr = self._handles[0]
+        # OpenSlide takes the location in level-0 pixels and the size in level pixels.
+        loc = (int(round(x * lv.downsample)), int(round(y * lv.downsample)))
+        return _composite_pil(osr.read_region(loc, lv.index, (w, h)))
+
+    def __repr__(self) -> str:
+        return (f"Slide({self.path!r}, {self.width}x{self.height}, backend={self.backend}, "
+                f"levels={len(self.levels)})")
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(path: str, mtime: float, cfg: SourceConfig) -> Slide:
+    return Slide.from_file(path, cfg)
+
+
+def open_slide(path: str | os.PathLike, cfg: SourceConfig) -> Slide:
+    """:meth:`Slide.from_file`, cached per process (actors and tasks call this with a path)."""
+    path = str(path)
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        mtime = -1.0
+    return _cached(path, mtime, cfg)
+
+
+# ---------------------------------------------------------------------- vips backend
+
+def _open_vips(path: str, cfg: SourceConfig) -> Slide:
+    import pyvips
+
+    pyvips.concurrency_set(cfg.vips_concurrency)
+    try:
+        first = pyvips.Image.new_from_file(path, access="random", fail_on="truncated")
+    except pyvips.Error as exc:
+        raise SlideReadError(f"{path}: not an image libvips or OpenSlide can read: "
+                             f"{_one_line(exc)}") from exc
+    loader = first.get("vips-loader") if "vips-loader" in first.get_fields() else ""
+    fields = first.get_fields()
+    pages = first.get("n-pages") if "n-pages" in fields else 1
+    subifds = first.get("n-subifds") if "n-subifds" in fields else 0
+    handles = [first]
+    properties = {"loader": loader}
+    # A pyramid is either a run of pages, each smaller than the one before
+    # (libvips' tiffsave pyramid=True), or sub-IFDs under page 0 (OME-TIFF style).
+    if loader.startswith("tiff") and subifds:
+        for i in range(subifds):
+            handles.append(pyvips.Image.new_from_file(path, access="random", subifd=i,
+                                                      fail_on="truncated"))
+    elif loader.startswith("tiff") and pages > 1:
+        for i in range(1, pages):
+            img = pyvips.Image.new_from_file(path, access="random", page=i, fail_on="truncated")
+            prev = handles[-1]
+            if img.width >= prev.width or img.height >= prev.height:
+                break  # a multi-page document, not a pyramid: keep page 0 only
+            handles.append(img)
+    is_pyramid = len(handles) > 1
+    if not is_pyramid and "orientation" in fields:
+        try:
+            handles[0] = handles[0].autorot()
+        except pyvips.Error as exc:
+            raise SlideReadError(f"{path}: cannot apply EXIF orientation: {_one_line(exc)}") from exc
+    handles = [_normalise(h) for h in handles]
+    w0 = handles[0].width
+    levels = tuple(Level(i, h.width, h.height, w0 / h.width) for i, h in enumerate(handles))
+    return Slide(path, "vips", levels, cfg, handles, is_pyramid, properties)
+
+
+def _normalise(img):
+    """Any band count, format or interpretation -> 3-band uchar sRGB, alpha on white."""
+    interp = img.interpretation
+    if img.format in ("float", "double"):
+        if interp in ("xyz", "lab", "lch", "cmc", "labs", "yxy", "hsv"):
+            img = img.colourspace("srgb")
+        else:
+            # Float pixels (scientific TIFFs, also those libvips labels scRGB) are taken
+            # to hold gamma-encoded 0..1 values.
+            img = (img * 255.0).cast("uchar")
+    if img.hasalpha():
+        # Transparent pixels become white, as on paper.
+        top = 65535 if img.format == "ushort" else 255
+        img = img.flatten(background=[top] * (img.bands - 1), max_alpha=top)
+    if img.interpretation == "cmyk" or (img.format == "ushort" and
+                                        img.interpretation in ("rgb16", "grey16")):
+        img = img.colourspace("srgb")
+    if img.format == "ushort":
+        img = (img >> 8).cast("uchar")
+    elif img.format != "uchar":
+        img = img.cast("uchar")
+    if img.bands < 3:
+        img = img[0].bandjoin([img[0], img[0]])
+    elif img.bands > 3:
+        img = img[0:3]
+    return img.copy(interpretation="srgb")
+
+
+def _to_numpy(img) -> np.ndarray:
+    buf = img.write_to_memory()
+    return np.frombuffer(buf, np.uint8).reshape(img.height, img.width, img.bands)[..., :3].copy()
+
+
+# ---------------------------------------------------------------------- openslide backend
+
+def _openslide_vendor(path: str) -> str | None:
+    """OpenSlide's vendor name for slide formats it recognises beyond plain TIFF, else None."""
+    if not path.lower().endswith((".tif", ".tiff")):
+        return None
+    try:
+        import openslide
+
+        vendor = openslide.OpenSlide.detect_format(path)
+    except Exception:
+        return None
+    # Generic TIFFs read better through libvips; vendor TIFFs (Aperio, Philips ...) need OpenSlide.
+    return vendor if vendor not in (None, "generic-tiff") else None
+
+
+def _open_openslide(path: str, cfg: SourceConfig) -> Slide:
+    try:
+        import openslide
+
+        osr = openslide.OpenSlide(path)
+    except Exception as exc:
+        raise SlideReadError(f"{path}: not a slide OpenSlide can read: {_one_line(exc)}") from exc
+    levels = tuple(Level(i, int(w), int(h), float(d)) for i, ((w, h), d) in
+                   enumerate(zip(osr.level_dimensions, osr.level_downsamples)))
+    props = dict(osr.properties)
+    properties = {"vendor": props.get("openslide.vendor"),
+                  "mpp_x": props.get("openslide.mpp-x"), "mpp_y": props.get("openslide.mpp-y")}
+    return Slide(path, "openslide", levels, cfg, [osr], len(levels) > 1, properties)
+
+
+def _composite_pil(img) -> np.ndarray:
+    """RGBA PIL image (OpenSlide's premultiplied-free output) -> RGB on white."""
+    from PIL import Image
+
+    if img.mode == "RGBA":
+        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, img)
+    return np.asarray(img.convert("RGB"))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().replace("\n", " ")
+    return " ".join(text.split())[:300] or type(exc).__name__

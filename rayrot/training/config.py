@@ -1,0 +1,179 @@
+"""The training configuration: one typed object loaded from ``configs/train.yaml``.
+
+Defaults live only in the YAML file. ``load_train_config(path, overrides)`` reads it and
+lays ``{"section.key": value}`` overrides over it; an unknown or missing key, or a value of
+the wrong type, raises :class:`~rayrot.errors.ConfigError` naming the file and the key::
+
+    cfg = load_train_config("configs/train.yaml", {"optim.steps": 100})
+    cfg.optim.batch_size     # 256
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+
+__all__ = ["TrainConfig", "DataConfig", "AugConfig", "OptimConfig", "RunConfigTrain",
+           "RayTrainConfig", "load_train_config", "TRAIN_CONFIG_PATH"]
+
+TRAIN_CONFIG_PATH = Path(__file__).resolve().parents[1] / "configs" / "train.yaml"
+
+
+@dataclass(frozen=True)
+class AugConfig:
+    p_letterbox: float  # share of views that are the whole image letterboxed
+    p_partial: float  # share of views that are partial edge tiles padded to a square
+    crop_min: float  # smallest square crop side, as a share of the image's short side
+    crop_max: float  # largest square crop side, as a share of the image's short side
+    p_mirror: float  # horizontal mirror (photos, art, textures only), before the 90-degree turn
+    p_skew: float  # documents and maps: tilt the whole page by up to max_skew_deg
+    max_skew_deg: float  # degrees either way; the label is unchanged
+    p_color: float  # brightness/contrast/saturation/hue jitter
+    color_strength: float  # 0..1 scale of that jitter
+    photo_color_strength: float  # the same for photos and art (stronger)
+    p_gray: float  # convert to greyscale
+    p_gamma: float  # gamma in [0.6, 1.6]
+    p_blur: float  # Gaussian blur, radius up to max_blur_px
+    max_blur_px: float
+    p_noise: float  # Gaussian noise, sigma up to max_noise (0..255 scale)
+    max_noise: float
+    p_jpeg: float  # JPEG re-encode, quality in [jpeg_min_q, 95]
+    jpeg_min_q: int
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    sources_dir: str  # real images: <sources_dir>/<category>/**.{jpg,png,...}
+    fonts_dir: str  # fonts for the synthetic renderer
+    text_dir: str  # text corpora for the synthetic renderer
+    mix: dict[str, float]  # category -> share of training samples (renormalised over what exists)
+    input_px: int  # tile side fed to the model
+    max_decode_px: int  # real images are shrunk so their long side is at most this after decoding
+    val_fraction: float  # share of real files (by a hash of the path) held out for validation
+    val_samples: int  # size of the fixed validation set (real held-out + synthetic)
+    val_seed: int
+    pool_size: int  # decoded images kept per category in each worker
+    pool_reuse: float  # mean number of views cut from a pooled image before it is replaced
+    synth: bool  # use rayrot.training.synth when it imports
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    steps: int  # total optimizer steps (the cosine schedule spans these ...)
+    time_budget_s: float  # ... or this much wall time, whichever ends first (0: steps only)
+    batch_size: int
+    lr: float
+    weight_decay: float
+    warmup_steps: int
+    label_smoothing: float
+    grad_clip: float  # max grad norm (0: off)
+    amp: str  # "bf16", "fp16" or "none" (CUDA only; the CPU always runs float32)
+    ema_decay: float  # exponential moving average of the weights (0: off)
+
+
+@dataclass(frozen=True)
+class RunConfigTrain:
+    model: str  # registered architecture to train
+    version: str  # version written to the model card
+    seed: int
+    num_workers: int  # DataLoader worker processes
+    log_every: int  # steps between log lines
+    val_every: int  # steps between validation passes (0: only at the end)
+    channels_last: bool
+    compile: bool  # torch.compile the model (CUDA only)
+
+
+@dataclass(frozen=True)
+class RayTrainConfig:
+    num_workers: int  # Ray Train workers (DDP when > 1)
+    use_gpu: bool
+    cpus_per_worker: int
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    run: RunConfigTrain
+    data: DataConfig
+    aug: AugConfig
+    optim: OptimConfig
+    ray: RayTrainConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_train_config(path: str | Path | None = None,
+                      overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a training YAML (``configs/train.yaml`` by default) and apply dotted overrides."""
+    path = Path(path) if path is not None else TRAIN_CONFIG_PATH
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read training config {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"training config {path} is not valid YAML: {exc}") from exc
+    for dotted, value in (overrides or {}).items():
+        keys = dotted.split(".")
+        node = data
+        for k in keys[:-1]:
+            if not isinstance(node.get(k), dict):
+                raise ConfigError(f"{path}: override {dotted!r}: no section {k!r}")
+            node = node[k]
+        if keys[-1] not in node:
+            raise ConfigError(f"{path}: override {dotted!r}: unknown key")
+        node[keys[-1]] = value
+    return _build(TrainConfig, data, str(path), "")
+
+
+def _build(cls, data, source: str, prefix: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: {prefix.rstrip('.') or 'config'} must be a mapping")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = set(data) - set(names)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {sorted(prefix + k for k in unknown)}")
+    missing = [n for n in names if n not in data]
+    if missing:
+        raise ConfigError(f"{source}: missing key(s) {[prefix + m for m in missing]}")
+    return cls(**{n: _coerce(hints[n], data[n], source, prefix + n) for n in names})
+
+
+def _coerce(tp, value, source: str, dotted: str):
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, source, dotted + ".")
+    origin = typing.get_origin(tp)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: {dotted!r} must be a mapping, got {value!r}")
+        return {str(k): _coerce(typing.get_args(tp)[1], v, source, f"{dotted}.{k}")
+                for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        return _coerce([a for a in typing.get_args(tp) if a is not type(None)][0], value, source, dotted)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: {dotted!r} must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            raise ConfigError(f"{source}: {dotted!r} must be an integer, got {value!r}")
+        return int(value)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{source}: {dotted!r} must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: {dotted!r} must be a string, got {value!r}")
+        return value
+    return value
