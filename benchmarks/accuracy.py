@@ -94,6 +94,7 @@ class Method:
     call: Callable[[Case, np.ndarray | None], Answer]
     info: dict
     tree_cpu: bool = False  # also count CPU of live child processes (Ray workers)
+    batch: Callable[[list[Case]], list[Answer]] | None = None  # all cases in one call
 
 
 # ----------------------------------------------------------------------------- the dev cases
@@ -215,12 +216,7 @@ def _make_rayrot(args) -> Method:
     cfg = _load_cfg(args)
     _require_weights(cfg)
 
-    def call(case: Case, rgb) -> Answer:
-        res = detect([case.path], config=cfg)
-        res = [res] if not isinstance(res, (list, tuple)) else list(res)
-        if len(res) != 1:
-            raise RuntimeError(f"rayrot.detect returned {len(res)} results for one path")
-        r = res[0]
+    def answer(r) -> Answer:
         if getattr(r, "error", None):
             return Answer(None, None, f"error: {r.error}")
         conf = None if r.confidence is None else float(r.confidence)
@@ -228,10 +224,20 @@ def _make_rayrot(args) -> Method:
         return Answer(angle, conf, f"angle {r.angle} conf {conf} tiles {getattr(r, 'tiles_scored', '?')}"
                       f" skew {getattr(r, 'skew_deg', '?')}")
 
-    return Method("rayrot", "path", call,
+    def run(paths: list[str]) -> list[Answer]:
+        res = detect(paths, config=cfg, progress=False)
+        res = [res] if not isinstance(res, (list, tuple)) else list(res)
+        if len(res) != len(paths):
+            raise RuntimeError(f"rayrot.detect returned {len(res)} results for {len(paths)} paths")
+        return [answer(r) for r in res]
+
+    return Method("rayrot", "path", lambda case, rgb: run([case.path])[0],
                   {"version": getattr(rayrot, "__version__", None), "config": args.config or "default",
                    "overrides": args.set, "model": cfg.model.name,
-                   "rotation_tta": cfg.model.rotation_tta}, tree_cpu=True)
+                   "rotation_tta": cfg.model.rotation_tta,
+                   "timing": "one detect() call on all images, mean per image" if args.rayrot_batch
+                   else "one detect([path]) call per image"},
+                  tree_cpu=True, batch=lambda cases: run([c.path for c in cases]))
 
 
 def _make_rayrot_model(args) -> Method:
@@ -269,19 +275,34 @@ FACTORIES = {"tesseract": _make_tesseract, "pplcnet": _make_pplcnet,
 # ----------------------------------------------------------------------------- running
 
 
-def _cpu_seconds(tree: bool) -> float:
-    """User + system CPU of this process and its reaped children (+ live descendants if tree)."""
+# Ray processes that carry a "ray::" title but do no scoring.
+_RAY_DAEMONS = ("ray::DashboardAgent", "ray::RuntimeEnvAgent")
+
+
+def _cpu_seconds(tree: bool) -> tuple[float, float]:
+    """CPU seconds (user + system) so far: (everything, everything but Ray's daemons).
+
+    Counts this process and its reaped children (a tesseract run); with ``tree`` also every
+    live descendant, i.e. a local Ray's worker processes (named ``ray::...``, where the
+    scoring happens) and its daemons (raylet, gcs_server, ...: bookkeeping that a long run
+    on a cluster would not charge to one image). Threads (ONNX Runtime, torch) are included.
+    """
     t = os.times()
-    total = t.user + t.system + t.children_user + t.children_system
+    total = core = t.user + t.system + t.children_user + t.children_system
     if tree:
         import psutil
         for p in psutil.Process().children(recursive=True):
             try:
                 c = p.cpu_times()
-                total += c.user + c.system
+                name = p.name()
+                cmd = " ".join(p.cmdline()[:1])
             except psutil.Error:
-                pass
-    return total
+                continue
+            total += c.user + c.system
+            title = name if name.startswith("ray::") else cmd
+            if title.startswith("ray::") and title not in _RAY_DAEMONS:
+                core += c.user + c.system
+    return total, core
 
 
 def run_method(method: Method, cases: list[Case], progress: bool = True) -> tuple[list[dict], float]:
@@ -302,19 +323,39 @@ def run_method(method: Method, cases: list[Case], progress: bool = True) -> tupl
         except Exception as exc:  # one bad image must not end the run; it counts as no answer
             ans = Answer(None, None, f"exception: {type(exc).__name__}: {exc}")
         wall = time.perf_counter() - t0
-        cpu = _cpu_seconds(method.tree_cpu) - c0
-        rec = {"method": method.name, "file": case.file, "category": case.category, "k": case.k,
-               "skew_deg": case.skew_deg, "truth": case.truth, "angle": ans.angle,
-               "confidence": ans.confidence, "raw": ans.raw, "wall_s": wall, "cpu_s": cpu}
-        eng = method.info.get("engine")
-        if eng is not None and hasattr(eng, "model_seconds"):
-            rec["model_s"] = eng.model_seconds
-        records.append(rec)
+        c1 = _cpu_seconds(method.tree_cpu)
+        records.append(_record(method, case, ans, wall, c1[0] - c0[0], c1[1] - c0[1]))
         if progress and ((i + 1) % 50 == 0 or i + 1 == len(cases)):
             ok = sum(r["angle"] == r["truth"] for r in records)
             print(f"  {method.name}: {i + 1}/{len(cases)} done, {ok / len(records):.1%} right",
                   file=sys.stderr, flush=True)
     return records, warmup_s
+
+
+def run_batch(method: Method, cases: list[Case]) -> tuple[list[dict], float]:
+    """One call on every case (``method.batch``); each image is charged the mean wall/CPU."""
+    t0 = time.perf_counter()
+    method.batch(cases[:8])  # start Ray and the whole actor pool: not counted
+    warmup_s = time.perf_counter() - t0
+    c0 = _cpu_seconds(method.tree_cpu)
+    t0 = time.perf_counter()
+    answers = method.batch(cases)
+    wall = (time.perf_counter() - t0) / len(cases)
+    c1 = _cpu_seconds(method.tree_cpu)
+    cpu, core = (c1[0] - c0[0]) / len(cases), (c1[1] - c0[1]) / len(cases)
+    return [_record(method, c, a, wall, cpu, core) for c, a in zip(cases, answers)], warmup_s
+
+
+def _record(method: Method, case: Case, ans: Answer, wall: float, cpu: float, core: float) -> dict:
+    rec = {"method": method.name, "file": case.file, "category": case.category, "k": case.k,
+           "skew_deg": case.skew_deg, "truth": case.truth, "angle": ans.angle,
+           "confidence": ans.confidence, "raw": ans.raw, "wall_s": wall, "cpu_s": cpu}
+    if method.tree_cpu:
+        rec["cpu_s_no_daemons"] = core
+    eng = method.info.get("engine")
+    if eng is not None and hasattr(eng, "model_seconds"):
+        rec["model_s"] = eng.model_seconds
+    return rec
 
 
 def summarize(records: list[dict]) -> dict:
@@ -345,6 +386,8 @@ def summarize(records: list[dict]) -> dict:
         "accuracy_by_k": {str(90 * k): _acc([r for r in records if r["k"] == k]) for k in range(4)},
         "confusion": _confusion(records),
     }
+    if any("cpu_s_no_daemons" in r for r in records):
+        out["cpu_s_no_daemons_mean"] = statistics.fmean(r.get("cpu_s_no_daemons", 0.0) for r in records)
     if any("model_s" in r for r in records):
         out["model_s_mean"] = statistics.fmean(r.get("model_s", 0.0) for r in records)
     return out
@@ -373,6 +416,10 @@ def groups_of(records: list[dict], categories: tuple[str, ...]) -> dict[str, lis
     return groups
 
 
+def _secs(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
 def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
@@ -383,14 +430,15 @@ def markdown(summary: dict, statuses: dict) -> str:
         any_m = next(iter(per.values()))
         lines.append(f"\n### {group} ({any_m['n']} cases = {any_m['images']} images x 4 turns)\n")
         lines.append("| method | accuracy | answered | acc. if answered | conf. wrong (>=0.9) "
-                     "| wall s/img | CPU s/img |")
-        lines.append("|---|---:|---:|---:|---:|---:|---:|")
+                     "| wall s/img | CPU s/img | CPU s/img excl. Ray daemons |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
         for name, s in per.items():
             cw = "n/a" if s["confidently_wrong"] is None else \
                 f"{_pct(s['confidently_wrong_rate'])} ({s['confidently_wrong']})"
             lines.append(f"| {name} | {_pct(s['accuracy'])} ({s['correct']}/{s['n']}) "
                          f"| {_pct(s['answer_rate'])} | {_pct(s['accuracy_answered'])} | {cw} "
-                         f"| {s['wall_s_mean']:.3f} | {s['cpu_s_mean']:.3f} |")
+                         f"| {s['wall_s_mean']:.3f} | {s['cpu_s_mean']:.3f} "
+                         f"| {_secs(s.get('cpu_s_no_daemons_mean'))} |")
     skipped = {m: st["message"] for m, st in statuses.items() if st["status"] != "ok"}
     if skipped:
         lines.append("")
@@ -442,6 +490,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default=None, help="rayrot config YAML (default configs/default.yaml)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="rayrot config override, repeatable")
+    ap.add_argument("--rayrot-batch", action="store_true",
+                    help="time rayrot as one detect() call on all images (its actor pool busy), "
+                         "charging each image the mean, instead of one call per image")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output")
     ap.add_argument("--work", type=Path, default=None, help="folder for the turned copies (kept)")
     ap.add_argument("--check-conventions", action="store_true",
@@ -484,7 +535,10 @@ def main(argv: list[str] | None = None) -> int:
         summary: dict[str, dict] = {}
         for m in methods:
             print(f"accuracy: running {m.name} on {len(cases)} cases", file=sys.stderr)
-            recs, warm = run_method(m, cases)
+            if m.batch is not None and m.name == "rayrot" and args.rayrot_batch:
+                recs, warm = run_batch(m, cases)
+            else:
+                recs, warm = run_method(m, cases)
             statuses[m.name]["warmup_s"] = warm
             all_records += recs
             summary = {g: {mm.name: summarize([r for r in rs if r["method"] == mm.name])
@@ -499,6 +553,16 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _write_json(args, argv, cats, rows, cases, methods, statuses, summary, records) -> None:
     info = {m.name: {k: v for k, v in m.info.items() if k != "engine"} | {"input": m.input}
             for m in methods}
@@ -506,7 +570,7 @@ def _write_json(args, argv, cats, rows, cases, methods, statuses, summary, recor
         "meta": {
             "command": "python benchmarks/accuracy.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "date": _dt.datetime.now().isoformat(timespec="seconds"),
-            "host": platform.node(), "cpu": platform.processor() or platform.machine(),
+            "host": platform.node(), "cpu": _cpu_model(),
             "cpu_count": os.cpu_count(), "python": platform.python_version(),
             "dev": str(args.dev), "categories": list(cats), "limit": args.limit,
             "images": len(rows), "cases": len(cases), "format": args.format,

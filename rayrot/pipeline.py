@@ -138,6 +138,16 @@ class ScorerPool:
         self.model_name, self.model_version = ray.get(self.actors[0].model.remote())
 
     @classmethod
+    def release_all(cls) -> None:
+        """Stop every cached pool's actors, giving their CPUs and GPUs back to Ray."""
+        import ray
+
+        for pool in cls._cache.values():
+            for actor in pool.actors:
+                ray.kill(actor)
+        cls._cache.clear()
+
+    @classmethod
     def get(cls, cfg: RunConfig, n_needed: int) -> "ScorerPool":
         key = (cfg.model, cfg.scorer, cfg.source, cfg.tiling, cfg.vote, cfg.skew)
         pool = cls._cache.get(key)
@@ -283,6 +293,8 @@ def correct(paths, output_dir, config=None, *, progress=None) -> list[DetectionR
     writers.check_output_dir(out)
     files = expand_inputs(paths)
     results = detect(files, cfg, progress=progress)
+    # The chunk-writing tasks need the CPUs the scoring actors hold.
+    ScorerPool.release_all()
     names = _output_names(files)
     for res, name in zip(results, names):
         if not res.ok:
@@ -313,7 +325,8 @@ def _write_image_outputs(res: DetectionResult, name: str, out: Path, cfg: RunCon
         writers.write_ome_zarr(plan, res.path, cfg.source, path, map_fn=_ray_map(cfg))
         res.outputs["zarr"] = str(path)
     if "image" in formats and res.width * res.height <= cfg.output.image_max_pixels:
-        res.outputs.update(writers.write_corrected_image(res.path, res, out, cfg.output, name=name))
+        res.outputs.update(writers.write_corrected_image(res.path, res, out, cfg.output, name=name,
+                                                          source_cfg=cfg.source))
     if "overlay" in formats:
         from .plot import save_overlay
 
@@ -322,15 +335,28 @@ def _write_image_outputs(res: DetectionResult, name: str, out: Path, cfg: RunCon
         res.outputs["overlay"] = str(path)
 
 
+def _call_many(func, items: list) -> list:
+    return [func(item) for item in items]
+
+
 def _ray_map(cfg: RunConfig):
-    """A ``map`` that runs each call as a Ray task (one CPU each), results in order."""
+    """A ``map`` whose calls run as Ray tasks (one CPU each), a few calls per task, in order.
+
+    ``func`` goes to the object store once; each task gets a slice of the items.
+    """
     import ray
 
+    task = ray.remote(num_cpus=1, max_retries=2)(_call_many)
+
     def ray_map(func, iterable):
-        task = ray.remote(num_cpus=1, max_retries=2)(func)
-        refs = [task.remote(*args) if isinstance(args, tuple) else task.remote(args)
-                for args in iterable]
-        return ray.get(refs)
+        items = list(iterable)
+        if not items:
+            return []
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        per_task = max(1, min(16, len(items) // (4 * cpus)))
+        func_ref = ray.put(func)
+        refs = [task.remote(func_ref, items[i:i + per_task]) for i in range(0, len(items), per_task)]
+        return [out for part in ray.get(refs) for out in part]
 
     return ray_map
 

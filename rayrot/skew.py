@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from scipy import fft as sfft
 from scipy import ndimage
 
 from .config import SkewConfig
@@ -61,19 +62,29 @@ log = logging.getLogger(__name__)
 
 # --- algorithm constants (not user knobs; the knobs are in configs/default.yaml, section skew)
 _LOCAL_PX = 31  # side of the local-mean window of the ink map, in tile pixels
+_INK_POLARITY = "abs"  # "abs": dark and light detail; "dark": dark detail only
+_INK_CAP = 24  # ink saturates here: strong texture must not drown faint straight edges
 _INK_LEVEL = 8.0  # grey levels a pixel must differ from its neighbourhood to count as ink
 _MIN_INK_SHARE = 0.002  # a tile with less ink than this share of its area has no structure
 _COARSE_BIN_DEG = 0.1  # direction bins of the spectrum histogram
 _COARSE_SMOOTH_DEG = 0.3  # Gaussian smoothing of that histogram (sigma)
+_WINDOW_FLAT = 0.6  # coarse stage: round window, flat inside this share of the inscribed radius
 _COARSE_R_MIN = 16  # spectrum radii used, in frequency bins of the (reduced) tile
 _FINE_HALF_DEG = 1.5  # fine search: coarse +- this ...
 _FINE_STEP_DEG = 0.1  # ... in these steps
+_FINE_WALKS = 3  # times the fine window may move when its peak lies at an end
 _FINER_HALF_DEG = 0.12  # finest search: fine +- this ...
 _FINER_STEP_DEG = 0.01  # ... in these steps
 _STRIP_PX = 32  # strip width of the sheared projection profiles, in tile pixels
+_ROUND_SUPPORT = True  # fine stage: ink within the tile's inscribed circle, tapered ...
+_TAPER_FROM = 0.8  # ... full weight inside this share of the tile's inscribed radius
+_PROFILE_F_MAX = 0.5  # highest profile frequency used, in cycles per pixel
 _AGREE_DEG = 0.25  # tiles within this of each other vote together
 _INLIER_DEG = 0.5  # tiles further than this from the vote's winner are outliers
 _MEAN_DEG = 0.15  # tiles within this of the weighted median enter the final weighted mean
+_GLOBAL_VIEW = True
+_GLOBAL_WEIGHT = 1.0
+_CANDIDATES = 2  # coarse directions (peaks of the tiles' summed histograms) tried per image
 
 
 @dataclass(frozen=True)
@@ -106,7 +117,7 @@ _NONE = SkewEstimate(0.0, 0.0, 0, 0.0)
 # ----------------------------------------------------------------------------- public API
 
 
-def estimate_tile_skew(gray: np.ndarray, max_angle_deg: float) -> SkewEstimate:
+def estimate_tile_skew(gray: np.ndarray, max_angle_deg: float, *, near_deg: float | None = None) -> SkewEstimate:
     """Measure the skew of one grey tile.
 
     Parameters
@@ -116,6 +127,9 @@ def estimate_tile_skew(gray: np.ndarray, max_angle_deg: float) -> SkewEstimate:
         sweet spot).
     max_angle_deg : float
         Search ``[-max_angle_deg, max_angle_deg]``, in (0, 45].
+    near_deg : float, optional
+        Skip the coarse search and refine within 1.5 deg of this angle (what
+        :func:`estimate_skew` does once the tiles together have picked a direction).
 
     Returns
     -------
@@ -124,15 +138,12 @@ def estimate_tile_skew(gray: np.ndarray, max_angle_deg: float) -> SkewEstimate:
     """
     gray = _check_gray(gray, "gray")
     max_angle = _check_max_angle(max_angle_deg)
-    ink = _ink_map(gray)
-    if np.count_nonzero(ink) < _MIN_INK_SHARE * ink.size:
+    feats = _tile_features(gray)
+    if feats is None:
         return _NONE
-    coarse, peak_ratio = _coarse_angle(ink, max_angle)
-    angle, sharpness = _refine_angle(ink, coarse, max_angle)
-    confidence = _confidence(peak_ratio, sharpness)
-    if confidence <= 0.0:
-        return _NONE
-    return SkewEstimate(float(angle), float(confidence), 1, 0.0)
+    ink, hist = feats
+    coarse = _hist_peak(hist, max_angle)[0] if near_deg is None else float(_wrap90(near_deg))
+    return _tile_estimate(ink, hist, coarse, max_angle)
 
 
 def combine_tile_skews(estimates: list[SkewEstimate], weights: np.ndarray | None = None) -> SkewEstimate:
@@ -220,11 +231,28 @@ def estimate_skew(gray_tiles: list[np.ndarray], weights: np.ndarray | None, cfg:
     idx = np.arange(n)
     if n > cfg.max_tiles:
         idx = np.unique(np.linspace(0, n - 1, cfg.max_tiles).round().astype(int))
-    ests = [estimate_tile_skew(gray_tiles[i], cfg.max_angle_deg) for i in idx]
-    out = combine_tile_skews(ests, w[idx])
-    if out.confidence < cfg.min_confidence:
-        return SkewEstimate(0.0, out.confidence, out.n_tiles, out.spread_deg)
-    return out
+    max_angle = _check_max_angle(cfg.max_angle_deg)
+    feats = [_tile_features(_check_gray(gray_tiles[i], f"gray_tiles[{i}]")) for i in idx]
+    keep = [k for k, f in enumerate(feats) if f is not None]
+    if not keep:
+        return _NONE
+    feats = [feats[k] for k in keep]
+    w = w[idx][keep]
+    # the tiles' direction histograms vote for a common coarse direction: a scan border or a
+    # graticule seen in pieces by several tiles beats the stronger but scattered directions of
+    # arrows, coastlines or lettering within each tile
+    votes = sum(wi * np.log(np.maximum(_over_median(h), 1.0)) for wi, (_, h) in zip(w, feats))
+    best = _NONE
+    best_mass = -1.0
+    for coarse in _hist_peaks(votes, max_angle, _CANDIDATES):
+        ests = [_tile_estimate(ink, h, coarse, max_angle) for ink, h in feats]
+        out = combine_tile_skews(ests, w)
+        mass = out.confidence * float(np.sum(w * np.array([e.confidence for e in ests])))
+        if mass > best_mass:
+            best, best_mass = out, mass
+    if best.confidence < cfg.min_confidence:
+        return SkewEstimate(0.0, best.confidence, best.n_tiles, best.spread_deg)
+    return best
 
 
 def skew_tiles_from_array(gray: np.ndarray, cfg: SkewConfig) -> tuple[list[np.ndarray], np.ndarray]:
@@ -250,8 +278,7 @@ def skew_tiles_from_array(gray: np.ndarray, cfg: SkewConfig) -> tuple[list[np.nd
     gray = _check_gray(gray, "gray")
     f = max(1, int(max(gray.shape) // cfg.target_long_px))
     if f > 1:
-        h, w = (gray.shape[0] // f) * f, (gray.shape[1] // f) * f
-        gray = gray[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3)).astype(np.uint8)
+        gray = _block_mean(gray, f)
     t = cfg.tile_px
     ys = _grid(gray.shape[0], t)
     xs = _grid(gray.shape[1], t)
@@ -264,10 +291,16 @@ def skew_tiles_from_array(gray: np.ndarray, cfg: SkewConfig) -> tuple[list[np.nd
             if share >= 0.01:
                 tiles.append(tile)
                 shares.append(share)
-    if len(tiles) > cfg.max_tiles:
-        keep = np.unique(np.linspace(0, len(tiles) - 1, cfg.max_tiles).round().astype(int))
+    n_local = cfg.max_tiles - 1 if _GLOBAL_VIEW else cfg.max_tiles
+    if len(tiles) > n_local:
+        keep = np.unique(np.linspace(0, len(tiles) - 1, n_local).round().astype(int))
         tiles = [tiles[i] for i in keep]
         shares = [shares[i] for i in keep]
+    if _GLOBAL_VIEW and max(gray.shape) > t:
+        # the whole image in one tile: page edges and long rules seen whole
+        g = int(math.ceil(max(gray.shape) / t))
+        tiles.append(_block_mean(gray, g))
+        shares.append(_GLOBAL_WEIGHT)
     return tiles, np.asarray(shares, dtype=np.float64)
 
 
@@ -281,13 +314,25 @@ def estimate_skew_array(gray: np.ndarray, cfg: SkewConfig) -> SkewEstimate:
 
 
 def _ink_map(gray: np.ndarray) -> np.ndarray:
-    """(H, W) float32 >= 0: how much each pixel is darker or lighter than its neighbourhood."""
-    g = gray.astype(np.float32)
-    mean = ndimage.uniform_filter(g, size=min(_LOCAL_PX, 2 * (min(g.shape) // 4) + 1), mode="nearest")
-    ink = np.abs(mean - g)
+    """(H, W) float32 >= 0: how much darker or lighter each pixel is than its neighbourhood.
+
+    The neighbourhood mean is taken on a 2x2 block-mean copy (a quarter of the work) and compared
+    with each pixel of the block; the mean varies slowly, so the 2-px steps do not show.
+    """
+    h, w = gray.shape
+    h2, w2 = h // 2 * 2, w // 2 * 2
+    g = gray[:h2, :w2].astype(np.float32)
+    small = _half(g)
+    size = min(_LOCAL_PX // 2, 2 * (min(small.shape) // 4) + 1)
+    mean = ndimage.uniform_filter(small, size=size, mode="nearest")
+    ink = g.reshape(h2 // 2, 2, w2 // 2, 2) - mean[:, None, :, None]
+    if _INK_POLARITY == "dark":
+        np.negative(ink, out=ink)
+    else:
+        np.abs(ink, out=ink)
     ink -= _INK_LEVEL
-    np.maximum(ink, 0.0, out=ink)
-    return ink
+    np.clip(ink, 0.0, _INK_CAP, out=ink)
+    return ink.reshape(h2, w2)
 
 
 @lru_cache(maxsize=16)
@@ -316,101 +361,200 @@ def _direction_counts(h: int, w: int) -> np.ndarray:
 
 @lru_cache(maxsize=16)
 def _round_window(h: int, w: int) -> np.ndarray:
-    """Isotropic Hann window (a separable one would favour the axes in the spectrum)."""
+    """Round Tukey window: 1 inside ``_WINDOW_FLAT`` of the inscribed radius, cosine to 0 at it.
+
+    Isotropic: a separable window (or none) would favour the axes in the spectrum.
+    """
     y = (np.arange(h) - (h - 1) / 2.0)[:, None] / (h / 2.0)
     x = (np.arange(w) - (w - 1) / 2.0)[None, :] / (w / 2.0)
     r = np.minimum(np.hypot(x, y), 1.0)
-    return (0.5 + 0.5 * np.cos(np.pi * r)).astype(np.float32)
+    taper = np.clip((r - _WINDOW_FLAT) / (1.0 - _WINDOW_FLAT), 0.0, 1.0)
+    return (0.5 + 0.5 * np.cos(np.pi * taper)).astype(np.float32)
 
 
-def _coarse_angle(ink: np.ndarray, max_angle: float) -> tuple[float, float]:
-    """Direction of the strongest line structure from the power spectrum; and its peak ratio."""
-    small = ink
-    if min(ink.shape) >= 256:
-        h, w = (ink.shape[0] // 2) * 2, (ink.shape[1] // 2) * 2
-        small = ink[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+def _tile_features(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Ink map and direction histogram of a tile; None when it has too little ink."""
+    ink = _ink_map(gray)
+    if np.count_nonzero(ink) < _MIN_INK_SHARE * ink.size:
+        return None
+    hist = _direction_hist(ink)
+    if not hist.max() > 0:
+        return None
+    return ink, hist
+
+
+def _direction_hist(ink: np.ndarray) -> np.ndarray:
+    """(900,) mean spectral power per 0.1-deg direction bin of line normals, mod 90, from -45."""
+    small = _half(ink) if min(ink.shape) >= 256 else ink
     win = _round_window(*small.shape)
     small = (small - np.sum(small * win) / np.sum(win)) * win
-    power = np.abs(np.fft.rfft2(small)) ** 2
+    spec = sfft.rfft2(small.astype(np.float32))
+    power = spec.real ** 2 + spec.imag ** 2
     idx, mask = _direction_bins(*small.shape)
     nbins = int(round(90.0 / _COARSE_BIN_DEG))
     # mean power per direction (axis directions hold many more frequency samples than others)
     sigma = _COARSE_SMOOTH_DEG / _COARSE_BIN_DEG
     hist = ndimage.gaussian_filter1d(np.bincount(idx, weights=power[mask], minlength=nbins), sigma, mode="wrap")
     hist /= _direction_counts(*small.shape)
-    centers = -45.0 + (np.arange(nbins) + 0.5) * _COARSE_BIN_DEG
+    return hist
+
+
+def _bin_centers() -> np.ndarray:
+    nbins = int(round(90.0 / _COARSE_BIN_DEG))
+    return -45.0 + (np.arange(nbins) + 0.5) * _COARSE_BIN_DEG
+
+
+def _hist_peaks(hist: np.ndarray, max_angle: float, k: int) -> list[float]:
+    """Up to ``k`` local maxima of a circular direction histogram within the range, best first.
+
+    Peaks under half the best one, or within 2 deg of a better one, are left out.
+    """
+    nbins = hist.shape[0]
+    centers = _bin_centers()
     allowed = np.abs(centers) <= max_angle + 1e-9
-    k = int(np.argmax(np.where(allowed, hist, -np.inf)))
-    # parabola through the peak bin and its neighbours (circular)
-    y0, y1, y2 = hist[(k - 1) % nbins], hist[k], hist[(k + 1) % nbins]
-    den = y0 - 2 * y1 + y2
-    frac = 0.5 * (y0 - y2) / den if den < 0 else 0.0
-    angle = centers[k] + frac * _COARSE_BIN_DEG
-    ratio = float(y1 / max(np.median(hist), 1e-12))
-    return float(_wrap90(np.array(angle))), ratio
+    h = np.where(allowed, hist, -np.inf)
+    is_max = (h >= np.roll(h, 1)) & (h > np.roll(h, -1)) & allowed
+    cand = np.flatnonzero(is_max)
+    if cand.size == 0:
+        cand = np.array([int(np.argmax(h))])
+    cand = cand[np.argsort(h[cand])[::-1]]
+    out: list[float] = []
+    top = h[cand[0]]
+    for j in cand:
+        if len(out) >= k or h[j] < 0.5 * top:
+            break
+        y0, y1, y2 = hist[(j - 1) % nbins], hist[j], hist[(j + 1) % nbins]
+        den = y0 - 2 * y1 + y2
+        frac = float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5)) if den < 0 else 0.0
+        a = float(_wrap90(centers[j] + frac * _COARSE_BIN_DEG))
+        if all(abs(float(_wrap90(a - b))) > 2.0 for b in out):
+            out.append(a)
+    return out
+
+
+def _hist_peak(hist: np.ndarray, max_angle: float) -> tuple[float, float]:
+    """Best direction of a tile's histogram and its height over the median."""
+    a = _hist_peaks(hist, max_angle, 1)[0]
+    return a, _hist_ratio(hist, a)
+
+
+def _hist_ratio(hist: np.ndarray, angle: float) -> float:
+    """Height of a direction histogram at ``angle`` over its median."""
+    j = int(np.clip(np.floor((angle + 45.0) / _COARSE_BIN_DEG), 0, hist.shape[0] - 1))
+    return float(_over_median(hist)[j])
+
+
+def _over_median(hist: np.ndarray) -> np.ndarray:
+    return hist / max(float(np.median(hist)), 1e-6 * float(hist.max()), 1e-30)
+
+
+def _tile_estimate(ink: np.ndarray, hist: np.ndarray, coarse: float, max_angle: float) -> SkewEstimate:
+    angle, sharpness = _refine_angle(ink, coarse, max_angle)
+    confidence = _confidence(_hist_ratio(hist, angle), sharpness)
+    if confidence <= 0.0:
+        return _NONE
+    return SkewEstimate(float(angle), float(confidence), 1, 0.0)
 
 
 def _strip_spectra(a: np.ndarray, b: np.ndarray, w: np.ndarray, pad: int):
     """Profiles along ``b`` of strips of ``_STRIP_PX`` along ``a`` (linear splatting), as rfft rows.
 
-    Returns the spectra (S, F) complex, the strip centers (S,) in pixels along ``a`` and the
+    Returns the spectra (S, F) complex64, the strip centers (S,) in pixels along ``a`` and the
     frequencies (F,) in cycles per pixel.
     """
-    a0 = a.min()
-    s = ((a - a0) // _STRIP_PX).astype(np.int64)
+    a0 = float(a.min())
+    s = ((a - a0) * (1.0 / _STRIP_PX)).astype(np.int32)
     n_strips = int(s.max()) + 1
-    centers = a0 + (np.arange(n_strips) + 0.5) * _STRIP_PX
-    b = b - b.min() + pad
-    length = int(np.ceil(b.max())) + pad + 2
-    length = _fast_len(length)
-    b0 = np.floor(b)
+    # each strip turns about the ink's centroid, not its nominal middle: strips cut by the tile's
+    # edge would otherwise have the wrong lever arm and bias the angle toward the coarse one
+    mass = np.bincount(s, weights=w, minlength=n_strips)
+    centers = np.bincount(s, weights=w * a, minlength=n_strips) / np.maximum(mass, 1e-12)
+    b = b - (float(b.min()) - pad)
+    length = _fast_len(int(np.ceil(float(b.max()))) + pad + 2)
+    b0 = b.astype(np.int32)  # b >= 0: truncation is floor
     frac = b - b0
-    i0 = s * length + b0.astype(np.int64)
-    prof = np.bincount(i0, weights=w * (1.0 - frac), minlength=n_strips * length)
-    prof += np.bincount(i0 + 1, weights=w * frac, minlength=n_strips * length + 1)[: n_strips * length]
-    prof = prof.reshape(n_strips, length)
+    i0 = s * length + b0
+    wf = w * frac
+    n = n_strips * length
+    prof = np.bincount(i0, weights=w - wf, minlength=n)
+    prof[1:] += np.bincount(i0, weights=wf, minlength=n)[:-1]
+    prof = prof.reshape(n_strips, length).astype(np.float32)
     prof -= prof.mean(axis=1, keepdims=True)
-    spec = np.fft.rfft(prof, axis=1).astype(np.complex64)
+    spec = sfft.rfft(prof, axis=1)
     freqs = np.fft.rfftfreq(length).astype(np.float32)
-    return spec, centers.astype(np.float32), freqs
+    # low frequencies only: above them the pixel grid's aliases pull the angle toward the axes
+    use = slice(1, int(np.searchsorted(freqs, _PROFILE_F_MAX)) + 1)
+    return spec[:, use], centers.astype(np.float32), freqs[use]
 
 
-def _profile_energy(spec, centers, freqs, tans: np.ndarray, sign: float) -> np.ndarray:
-    """Energy of the summed profile when strip s is shifted by ``sign * centers[s] * tan``."""
-    phase = (-2j * np.pi * sign) * (tans[:, None, None].astype(np.float32) * centers[None, :, None]) \
-        * freqs[None, None, :]
-    comb = np.einsum("sf,ksf->kf", spec, np.exp(phase.astype(np.complex64)))
-    return (np.abs(comb[:, 1:]) ** 2).sum(axis=1)
+def _profile_energy(spec, centers, freqs, t0: float, dt: float, k: int, sign: float) -> np.ndarray:
+    """Energy of the summed profile for tan = t0 + i dt, i < k, strip s shifted by sign*centers[s]*tan.
+
+    The phase factors of a uniform grid in tan are a geometric series: one complex exp, then
+    one multiply per grid step.
+    """
+    base = (-2.0 * np.pi * sign) * centers[:, None] * freqs[None, :]  # (S, F) radians per unit tan
+    cur = spec * np.exp(1j * (base * t0)).astype(np.complex64)
+    step = np.exp(1j * (base * dt)).astype(np.complex64)
+    out = np.empty(k)
+    for i in range(k):
+        comb = cur.sum(axis=0)
+        out[i] = float(np.vdot(comb, comb).real)
+        cur *= step
+    return out
 
 
 def _refine_angle(ink: np.ndarray, coarse: float, max_angle: float) -> tuple[float, float]:
     """Maximise projection-profile energy near ``coarse``; returns the angle and the sharpness."""
-    ys, xs = np.nonzero(ink)
-    w = ink[ys, xs].astype(np.float64)
-    x = xs - (ink.shape[1] - 1) / 2.0
-    y = ys - (ink.shape[0] - 1) / 2.0
+    flat = np.flatnonzero(ink)
+    w = ink.reshape(-1)[flat]
+    ys, xs = np.divmod(flat, ink.shape[1])
+    x = xs.astype(np.float32) - np.float32((ink.shape[1] - 1) / 2.0)
+    y = ys.astype(np.float32) - np.float32((ink.shape[0] - 1) / 2.0)
+    if _ROUND_SUPPORT:
+        # a round, tapered support: the square tile's edges would pull the angle toward the axes
+        rr = np.sqrt(x * x + y * y) * np.float32(2.0 / min(ink.shape))
+        taper = np.clip((1.0 - rr) / (1.0 - _TAPER_FROM), 0.0, 1.0)
+        w = w * (0.5 - 0.5 * np.cos(np.pi * taper))
+        keep = w > 0
+        if np.count_nonzero(keep) < _MIN_INK_SHARE * ink.size:
+            return coarse, 0.0
+        w, x, y = w[keep], x[keep], y[keep]
     c = math.radians(coarse)
-    u = x * math.cos(c) - y * math.sin(c)  # along the lines
-    v = x * math.sin(c) + y * math.cos(c)  # across the lines
-    pad = int(np.ceil(max(ink.shape) * 0.75 * math.tan(math.radians(_FINE_HALF_DEG + _FINER_HALF_DEG)))) + 2
+    cc, sc = np.float32(math.cos(c)), np.float32(math.sin(c))
+    u = x * cc - y * sc  # along the lines
+    v = x * sc + y * cc  # across the lines
+    reach = _FINE_HALF_DEG * (1 + 0.8 * _FINE_WALKS) + _FINER_HALF_DEG
+    pad = int(np.ceil(max(ink.shape) * 0.75 * math.tan(math.radians(reach)))) + 2
     rows = _strip_spectra(u, v, w, pad)  # lines along u: profile across them
     cols = _strip_spectra(v, u, w, pad)  # strokes / rules along v
 
-    def energy(deltas_deg: np.ndarray) -> np.ndarray:
-        t = np.tan(np.radians(deltas_deg))
+    def energy(t0: float, dt: float, k: int) -> np.ndarray:
         # residual skew d: a line obeys v = v0 - u tan d (strip at u shifted by +u tan d) and a
         # cross stroke u = u0 + v tan d (strip at v shifted by -v tan d)
-        return _profile_energy(*rows, t, +1.0) + _profile_energy(*cols, t, -1.0)
+        return _profile_energy(*rows, t0, dt, k, +1.0) + _profile_energy(*cols, t0, dt, k, -1.0)
 
-    grid = np.arange(-_FINE_HALF_DEG, _FINE_HALF_DEG + 1e-9, _FINE_STEP_DEG)
-    e1 = energy(grid)
-    k = int(np.argmax(e1))
-    best = grid[k] + _parabola(e1, k) * _FINE_STEP_DEG
-    sharp = float(1.0 - e1.min() / max(e1[k], 1e-12))
-    fine = best + np.arange(-_FINER_HALF_DEG, _FINER_HALF_DEG + 1e-9, _FINER_STEP_DEG)
-    e2 = energy(fine)
-    k2 = int(np.argmax(e2))
-    delta = fine[k2] + _parabola(e2, k2) * _FINER_STEP_DEG
+    # grids uniform in tan(residual); over +-1.5 deg tan is linear to 1e-4 relative
+    dt1 = math.tan(math.radians(_FINE_STEP_DEG))
+    k1 = 2 * int(round(_FINE_HALF_DEG / _FINE_STEP_DEG)) + 1
+    t1 = -dt1 * (k1 // 2)
+    for _ in range(_FINE_WALKS + 1):
+        e1 = energy(t1, dt1, k1)
+        j = int(np.argmax(e1))
+        if 0 < j < k1 - 1:
+            break
+        # the peak lies outside the window: move the window that way (the coarse angle was off)
+        t1 += (j - k1 // 2) * dt1 * 0.8
+    else:
+        return coarse, 0.0
+    best = t1 + (j + _parabola(e1, j)) * dt1
+    sharp = float(1.0 - e1.min() / max(e1[j], 1e-12))
+    dt2 = math.tan(math.radians(_FINER_STEP_DEG))
+    k2 = 2 * int(round(_FINER_HALF_DEG / _FINER_STEP_DEG)) + 1
+    t2 = best - dt2 * (k2 // 2)
+    e2 = energy(t2, dt2, k2)
+    j2 = int(np.argmax(e2))
+    delta = math.degrees(math.atan(t2 + (j2 + _parabola(e2, j2)) * dt2))
     angle = float(_wrap90(np.array(coarse + delta)))
     if max_angle < 45.0:
         angle = float(np.clip(angle, -max_angle, max_angle))
@@ -425,6 +569,26 @@ def _confidence(peak_ratio: float, sharpness: float) -> float:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _block_mean(a: np.ndarray, f: int) -> np.ndarray:
+    """(H // f, W // f) uint8: mean of each f x f block (strided sums; no (f, f) reshape)."""
+    h, w = a.shape[0] // f, a.shape[1] // f
+    acc = np.zeros((h, w), np.uint32)
+    for i in range(f):
+        for j in range(f):
+            acc += a[i: h * f: f, j: w * f: f]
+    return ((acc + (f * f) // 2) // (f * f)).astype(np.uint8)
+
+
+def _half(a: np.ndarray) -> np.ndarray:
+    """2x2 block mean (odd last row / column dropped)."""
+    h, w = a.shape[0] // 2 * 2, a.shape[1] // 2 * 2
+    out = a[0:h:2, 0:w:2] + a[1:h:2, 0:w:2]
+    out += a[0:h:2, 1:w:2]
+    out += a[1:h:2, 1:w:2]
+    out *= 0.25
+    return out
 
 
 def _parabola(e: np.ndarray, k: int) -> float:

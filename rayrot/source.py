@@ -185,7 +185,9 @@ class Slide:
                 return _composite_pil(img)
             import pyvips
 
-            if not self.is_pyramid and len(self.levels) == 1:
+            if len(self.levels) == 1 and self.width * self.height > self._cfg.ordinary_max_pixels:
+                # A big single-level file: stream a shrink-on-load thumbnail rather than
+                # decoding the whole image into memory.
                 thumb = pyvips.Image.thumbnail(self.path, max_px, height=max_px, size="down",
                                                fail_on="truncated")
                 return _to_numpy(_normalise(thumb))

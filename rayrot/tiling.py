@@ -164,11 +164,11 @@ def background_mask(thumb: np.ndarray, cfg: TilingConfig) -> np.ndarray:
     -------
     mask : (h, w) bool ndarray
     """
-    rgb = thumb.astype(np.int16)
-    grey = rgb.mean(axis=2)
-    saturation = rgb.max(axis=2) - rgb.min(axis=2)
-    white = (grey >= cfg.background_white_level) & (saturation <= cfg.background_max_saturation)
-    black = rgb.max(axis=2) <= cfg.background_black_level
+    top = thumb.max(axis=2)
+    saturation = top - thumb.min(axis=2)  # uint8, no overflow: max >= min
+    grey = thumb.sum(axis=2, dtype=np.uint16)
+    white = (grey >= 3 * cfg.background_white_level) & (saturation <= cfg.background_max_saturation)
+    black = top <= cfg.background_black_level
     return white | black
 
 

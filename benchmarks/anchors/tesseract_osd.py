@@ -70,8 +70,9 @@ class TesseractOSD:
             return Answer(None, None, "timeout")
         rot, conf = _ROTATE.search(out.stdout), _CONF.search(out.stdout)
         if rot is None:
-            last = (out.stderr.strip().splitlines() or ["no output"])[-1]
-            return Answer(None, None, f"no answer: {last}")
+            why = [ln.strip() for ln in out.stderr.splitlines() if ln.strip()
+                   and not ln.startswith(("Estimating resolution", "Warning. Invalid resolution"))]
+            return Answer(None, None, "no answer: " + (" / ".join(why) or f"exit {out.returncode}"))
         margin = float(conf.group(1)) if conf else 0.0
         angle = int(rot.group(1)) % 360
         return Answer(angle, confidence_from_margin(margin), f"Rotate: {angle} conf {margin:g}")

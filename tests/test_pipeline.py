@@ -1,0 +1,130 @@
+"""End to end on Ray, on big images made on the fly from real dev images.
+
+A pyramidal BigTIFF of over a gigapixel (a mosaic of dev document pages, stored losslessly)
+and an Aperio-style .svs, each turned by 0/90/180/270: rayrot must name the turn and its
+OME-Zarr output must match the upright original (pixel-exact for the lossless TIFF).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from images import mosaic, rot90_vips, write_svs
+from rayrot.config import load_config
+
+GIGA_SIDE = 32768  # 32768^2 = 1.07 gigapixels
+
+
+@pytest.fixture(scope="module")
+def giga_dir(tmp_path_factory, dev):
+    """The upright mosaic and its three turned copies, LZW tiles (lossless), pyramidal BigTIFF."""
+    import pyvips
+
+    d = tmp_path_factory.mktemp("giga")
+    upright = mosaic(dev("documents"), GIGA_SIDE, GIGA_SIDE)
+    upright.tiffsave(str(d / "up.tif"), tile=True, tile_width=512, tile_height=512, pyramid=True,
+                     compression="lzw", predictor="horizontal", bigtiff=True)
+    src = pyvips.Image.new_from_file(str(d / "up.tif"), access="sequential")
+    for k in (1, 2, 3):
+        rot90_vips(src, k).tiffsave(str(d / f"rot{k}.tif"), tile=True, tile_width=512,
+                                    tile_height=512, pyramid=True, compression="lzw",
+                                    predictor="horizontal", bigtiff=True)
+    return d
+
+
+def _zarr_level(path, level=0):
+    import zarr
+
+    return zarr.open_group(str(path), mode="r")[str(level)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_gigapixel_tiff_turned_by_k_is_detected_and_corrected_exactly(giga_dir, k, ray_session, tmp_path):
+    import pyvips
+
+    import rayrot
+
+    src = giga_dir / ("up.tif" if k == 0 else f"rot{k}.tif")
+    cfg = load_config(overrides=["output.formats=[parquet, zarr]"])
+    [res] = rayrot.correct([src], tmp_path, cfg)
+    assert res.error is None
+    assert res.width * res.height >= 10 ** 9
+    assert res.angle == 90 * k, res
+    assert res.confidence >= 0.8
+    # Scored from a coarse level, not from the gigapixel base.
+    assert res.level > 0 and res.tiles_scored <= cfg.tiling.max_tiles + 1
+    arr = _zarr_level(tmp_path / f"{src.stem}.zarr")
+    assert arr.shape == (3, GIGA_SIDE, GIGA_SIDE)
+    up = pyvips.Image.new_from_file(str(giga_dir / "up.tif"))
+    rng = np.random.default_rng(k)
+    corners = [(0, 0), (GIGA_SIDE - 300, 0), (0, GIGA_SIDE - 300), (GIGA_SIDE - 300, GIGA_SIDE - 300)]
+    windows = corners + [tuple(int(v) for v in rng.integers(0, GIGA_SIDE - 300, 2)) for _ in range(6)]
+    for x, y in windows:
+        want = np.ndarray(buffer=up.crop(x, y, 300, 300).write_to_memory(), dtype=np.uint8,
+                          shape=(300, 300, 3))
+        got = np.moveaxis(arr[:, y:y + 300, x:x + 300], 0, -1)
+        np.testing.assert_array_equal(got, want, err_msg=f"window x={x} y={y}")
+    # The coarsest level looks like the upright image shrunk.
+    levels = sorted(int(k) for k in __import__("zarr").open_group(str(tmp_path / f"{src.stem}.zarr"), mode="r").array_keys())
+    coarse = np.moveaxis(_zarr_level(tmp_path / f"{src.stem}.zarr", levels[-1])[:], 0, -1)
+    ref = up.resize(coarse.shape[1] / GIGA_SIDE, vscale=coarse.shape[0] / GIGA_SIDE)
+    ref = np.ndarray(buffer=ref.write_to_memory(), dtype=np.uint8, shape=(ref.height, ref.width, 3))
+    assert np.abs(ref.astype(int) - coarse.astype(int)).mean() < 6
+    assert (tmp_path / "images.parquet").exists() and (tmp_path / "tiles.parquet").exists()
+
+
+@pytest.fixture(scope="module")
+def svs_upright(dev):
+    """Upright content for the slides: a 6144 x 4096 mosaic of dev document pages."""
+    img = mosaic(dev("documents")[5:], 6144, 4096)
+    return np.ndarray(buffer=img.write_to_memory(), dtype=np.uint8, shape=(4096, 6144, 3))
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_svs_turned_by_k_is_detected_and_corrected(svs_upright, k, ray_session, tmp_path):
+    from PIL import Image
+
+    import rayrot
+
+    turned = np.ascontiguousarray(np.rot90(svs_upright, k))
+    levels = [turned]
+    for _ in range(3):
+        h, w = levels[-1].shape[:2]
+        levels.append(np.asarray(Image.fromarray(levels[-1]).resize((w // 4, h // 4), Image.BOX)))
+    path = write_svs(levels, tmp_path / f"slide{k}.svs")
+    out = tmp_path / "out"
+    cfg = load_config(overrides=["output.formats=[parquet, zarr]"])
+    [res] = rayrot.correct([path], out, cfg)
+    assert res.error is None and res.angle == 90 * k, res
+    arr = np.moveaxis(_zarr_level(out / f"slide{k}.zarr")[:], 0, -1)
+    assert arr.shape == svs_upright.shape
+    # JPEG tiles: close to the upright original, not bit-exact.
+    assert np.abs(arr.astype(int) - svs_upright.astype(int)).mean() < 4
+
+
+def test_detect_list_keeps_order_and_reports_bad_files(dev, ray_session, tmp_path):
+    import rayrot
+
+    good = dev("documents")[:2]
+    bad = tmp_path / "nothing.png"
+    results = rayrot.detect([good[0], bad, good[1]])
+    assert [r.path for r in results] == [str(good[0]), str(bad), str(good[1])]
+    assert results[1].error and "nothing.png" in results[1].error
+    assert results[0].ok and results[2].ok
+    # A single path gives a single result, with its tiles as an Arrow table.
+    one = rayrot.detect(good[0])
+    assert one.angle == 0 and one.tiles.num_rows == one.tiles_scored
+
+
+def test_ray_dataset_path(dev, ray_session):
+    import ray
+
+    import rayrot
+
+    paths = [str(p) for p in dev("documents")[:4]]
+    ds = ray.data.from_items([{"path": p} for p in paths])
+    rows = sorted(rayrot.detect_dataset(ds).take_all(), key=lambda r: r["path"])
+    assert [r["path"] for r in rows] == sorted(paths)
+    assert all(r["angle"] == 0 and r["error"] == "" for r in rows)
