@@ -17,11 +17,13 @@ from .config import RunConfig
 from .errors import RayrotError
 from .result import DetectionResult
 from .source import Slide, open_slide
-from .tiling import TilePlan, plan_tiles
+from .skew import SkewEstimate, estimate_skew
+from .tiling import (TilePlan, background_mask, content_share, grid_boxes, plan_tiles,
+                     scale_for_long_side, spread_sample)
 from .vote import is_decided, tile_vote_weights, vote
 
-__all__ = ["PreparedImage", "prepare_image", "tile_batches", "ScoreAccumulator", "finish_image",
-           "analyze_image", "error_result"]
+__all__ = ["PreparedImage", "prepare_image", "measure_skew", "tile_batches", "ScoreAccumulator",
+           "finish_image", "analyze_image", "error_result"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -33,7 +35,17 @@ class PreparedImage:
     path: str
     slide: Slide
     plan: TilePlan | None
+    thumbnail: np.ndarray | None = None  # (h, w, 3) uint8, long side tiling.thumbnail_px
+    skew: SkewEstimate | None = None  # set by measure_skew
     seconds: dict[str, float] = field(default_factory=dict)
+    deskew_above_deg: float = 90.0  # skew.deskew_tiles_above_deg
+
+    @property
+    def tile_rotate_deg(self) -> float:
+        """Clockwise turn applied to each tile before scoring: the skew, when it is large enough
+        to take tiles outside what the model was trained on."""
+        s = self.skew
+        return s.angle_deg if s is not None and abs(s.angle_deg) >= self.deskew_above_deg else 0.0
 
 
 def prepare_image(path: str, cfg: RunConfig) -> PreparedImage:
@@ -41,19 +53,56 @@ def prepare_image(path: str, cfg: RunConfig) -> PreparedImage:
     t0 = time.perf_counter()
     slide = open_slide(path, cfg.source)
     t1 = time.perf_counter()
-    plan = None
+    plan, thumb = None, None
     if not slide.too_small:
         ordinary = not slide.is_pyramid and slide.width * slide.height <= cfg.source.ordinary_max_pixels
         thumb = slide.thumbnail(cfg.tiling.thumbnail_px)
         plan = plan_tiles([(lv.width, lv.height) for lv in slide.levels], ordinary, thumb,
                           cfg.tiling, cfg.vote.center_sigma)
     t2 = time.perf_counter()
-    return PreparedImage(path, slide, plan, {"open": t1 - t0, "plan": t2 - t1})
+    return PreparedImage(path, slide, plan, thumb, seconds={"open": t1 - t0, "plan": t2 - t1},
+                         deskew_above_deg=cfg.skew.deskew_tiles_above_deg)
 
 
-def tile_batches(path: str, plan: TilePlan, batch_size: int,
-                 first_batch_size: int) -> list[dict[str, np.ndarray]]:
-    """The plan's tiles as TileScorer batches, in scoring order; the first one smaller."""
+def measure_skew(prep: PreparedImage, cfg: RunConfig) -> SkewEstimate:
+    """Fine skew of the image, from grey tiles at the scale where its long side is about
+    ``skew.target_long_px``: content tiles spread over the image plus the whole image in one
+    tile. Sets and returns ``prep.skew``."""
+    t0 = time.perf_counter()
+    slide, sk = prep.slide, cfg.skew
+    if prep.plan is None or not sk.enabled:
+        prep.skew = SkewEstimate(0.0, 0.0, 0)
+        return prep.skew
+    sizes = [(lv.width, lv.height) for lv in slide.levels]
+    level, scale = scale_for_long_side(sizes, sk.target_long_px)
+    lw, lh = sizes[level]
+    pw, ph = max(1, int(lw / scale)), max(1, int(lh / scale))
+    boxes, _ = grid_boxes(pw, ph, sk.tile_px, 0, 0.5)
+    share = content_share(background_mask(prep.thumbnail, cfg.tiling), boxes, pw, ph)
+    keep = share >= cfg.tiling.min_content_share
+    boxes, share = boxes[keep], share[keep]
+    pick = spread_sample(boxes, share, max(sk.max_tiles - 1, 1))
+    tiles = [_grey(slide.read_scaled(level, scale, *map(int, boxes[i]))) for i in pick]
+    weights = list(np.sqrt(share[pick]))
+    if max(pw, ph) > sk.tile_px:  # page edges and long rules, seen whole
+        tiles.append(_grey(slide.thumbnail(sk.tile_px)))
+        weights.append(1.0)
+    prep.skew = estimate_skew(tiles, np.asarray(weights), sk) if tiles else SkewEstimate(0.0, 0.0, 0)
+    prep.seconds["skew"] = time.perf_counter() - t0
+    return prep.skew
+
+
+def _grey(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma, uint8."""
+    return (rgb @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
+
+
+def tile_batches(path: str, plan: TilePlan, batch_size: int, first_batch_size: int,
+                 rotate_deg: float = 0.0) -> list[dict[str, np.ndarray]]:
+    """The plan's tiles as TileScorer batches, in scoring order; the first one smaller.
+
+    ``rotate_deg`` (clockwise) de-skews every tile before it is scored.
+    """
     tiles = plan.tiles
     starts = [0] + list(range(min(first_batch_size, len(tiles)), len(tiles), batch_size))
     out = []
@@ -72,6 +121,7 @@ def tile_batches(path: str, plan: TilePlan, batch_size: int,
             "h": np.array([t.h for t in chunk], np.int64),
             "is_global": np.array([t.is_global for t in chunk], bool),
             "center_weight": np.array([t.center_weight for t in chunk], np.float64),
+            "rotate_deg": np.full(n, rotate_deg, np.float64),
         })
     return out
 
@@ -127,6 +177,9 @@ def finish_image(prep: PreparedImage, acc: ScoreAccumulator | None, cfg: RunConf
         res.tiles_abstained = v.n_abstained
         res.tiles_skipped = plan.n_skipped + len(plan.tiles) - res.tiles_scored
         res.tiles = tiles_table(_tile_rows(prep, cols, cfg))
+    if prep.skew is not None:
+        res.skew_deg = float(prep.skew.angle_deg)
+        res.skew_confidence = float(prep.skew.confidence)
     res.seconds = {**prep.seconds, **seconds, "vote": time.perf_counter() - t0}
     return res
 
@@ -181,12 +234,13 @@ def analyze_image(path: str, cfg: RunConfig, scorer, progress=None) -> Detection
     """
     try:
         prep = prepare_image(path, cfg)
+        measure_skew(prep, cfg)
         acc = None
         t0 = time.perf_counter()
         if prep.plan is not None and prep.plan.tiles:
             acc = ScoreAccumulator(prep.plan, cfg)
             for batch in tile_batches(path, prep.plan, cfg.scorer.batch_size,
-                                      cfg.scorer.first_batch_size):
+                                      cfg.scorer.first_batch_size, prep.tile_rotate_deg):
                 acc.add(scorer(batch))
                 if progress is not None:
                     progress.update(len(batch["x"]))

@@ -138,6 +138,7 @@ class SkewConfig:
     max_tiles: int  # tiles measured for skew
     tile_px: int  # tile side used for skew, at the skew level
     target_long_px: int  # long side of the scale skew is measured at
+    deskew_tiles_above_deg: float  # tiles are de-skewed before scoring above this skew
 
     def __post_init__(self):
         _positive(self, "max_angle_deg", "max_tiles", "tile_px", "target_long_px")

@@ -23,10 +23,10 @@ from typing import Iterable
 
 import numpy as np
 
-from .analysis import (ScoreAccumulator, analyze_image, error_result, finish_image, prepare_image,
-                       tile_batches)
+from .analysis import (ScoreAccumulator, analyze_image, error_result, finish_image, measure_skew,
+                       prepare_image, tile_batches)
 from .config import RunConfig, load_config
-from .errors import RayrotError, SlideReadError
+from .errors import RayrotError
 from .result import DetectionResult
 from .source import open_slide
 
@@ -172,8 +172,10 @@ def _detect_many(paths: list[str], cfg: RunConfig, progress=None) -> list[Detect
         try:
             if _is_big(path, cfg):
                 prep = prepare_image(path, cfg)
+                measure_skew(prep, cfg)
                 batches = tile_batches(path, prep.plan, cfg.scorer.batch_size,
-                                       cfg.scorer.first_batch_size) if prep.plan else []
+                                       cfg.scorer.first_batch_size,
+                                       prep.tile_rotate_deg) if prep.plan else []
                 big[i] = {"prep": prep, "acc": ScoreAccumulator(prep.plan, cfg) if prep.plan else None,
                           "left": len(batches), "t0": time.perf_counter(), "done": False}
                 jobs.extend(("batch", i, b) for b in batches)

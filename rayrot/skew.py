@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 # --- algorithm constants (not user knobs; the knobs are in configs/default.yaml, section skew)
 _LOCAL_PX = 31  # side of the local-mean window of the ink map, in tile pixels
 _INK_POLARITY = "abs"  # "abs": dark and light detail; "dark": dark detail only
-_INK_CAP = 24  # ink saturates here: strong texture must not drown faint straight edges
+_INK_CAP = 1e9  # ink saturates here: strong texture must not drown faint straight edges
 _INK_LEVEL = 8.0  # grey levels a pixel must differ from its neighbourhood to count as ink
 _MIN_INK_SHARE = 0.002  # a tile with less ink than this share of its area has no structure
 _COARSE_BIN_DEG = 0.1  # direction bins of the spectrum histogram
@@ -81,7 +81,9 @@ _TAPER_FROM = 0.8  # ... full weight inside this share of the tile's inscribed r
 _PROFILE_F_MAX = 0.5  # highest profile frequency used, in cycles per pixel
 _AGREE_DEG = 0.25  # tiles within this of each other vote together
 _INLIER_DEG = 0.5  # tiles further than this from the vote's winner are outliers
-_MEAN_DEG = 0.15  # tiles within this of the weighted median enter the final weighted mean
+_MEAN_DEG = 0.1  # tiles within this of the weighted median enter the final weighted mean
+_SHARP_FULL = 0.3  # a tile whose profile energy drops by this share 1.5 deg off its peak has confidence 1
+_AGREE_SCALE = 1.5  # summed confidence of agreeing tiles at which the image's confidence is 63% of the agreeing share
 _GLOBAL_VIEW = True
 _GLOBAL_WEIGHT = 1.0
 _CANDIDATES = 2  # coarse directions (peaks of the tiles' summed histograms) tried per image
@@ -142,8 +144,8 @@ def estimate_tile_skew(gray: np.ndarray, max_angle_deg: float, *, near_deg: floa
     if feats is None:
         return _NONE
     ink, hist = feats
-    coarse = _hist_peak(hist, max_angle)[0] if near_deg is None else float(_wrap90(near_deg))
-    return _tile_estimate(ink, hist, coarse, max_angle)
+    coarse = _hist_peaks(hist, max_angle, 1)[0] if near_deg is None else float(_wrap90(near_deg))
+    return _tile_estimate(ink, coarse, max_angle)
 
 
 def combine_tile_skews(estimates: list[SkewEstimate], weights: np.ndarray | None = None) -> SkewEstimate:
@@ -151,8 +153,8 @@ def combine_tile_skews(estimates: list[SkewEstimate], weights: np.ndarray | None
 
     A vote picks the angle (mod 90 degrees) backed by the most weight times confidence within
     a quarter degree; tiles more than half a degree from it are outliers (frames at another angle,
-    barcodes, photos). The answer is the weighted mean of the tiles within 0.15 deg of the weighted
-    median of the rest.
+    barcodes, photos). The answer is the weighted mean of the tiles within 0.1 deg of the weighted
+    median of the rest (weight x confidence squared).
 
     Parameters
     ----------
@@ -165,9 +167,16 @@ def combine_tile_skews(estimates: list[SkewEstimate], weights: np.ndarray | None
     Returns
     -------
     estimate : SkewEstimate
-        ``confidence`` = (share of the confident weight that agrees) x (mean confidence of the
-        agreeing tiles); ``n_tiles`` = agreeing tiles; 0.0 / 0.0 / 0 when no tile has structure.
+        ``confidence`` = (share of the vote that agrees) x (1 - exp(-(sum of the agreeing tiles'
+        confidences) / 1.5)): high when many sharp tiles agree to 0.1 deg, low for one tile or for
+        tiles scattered at random; ``n_tiles`` = agreeing tiles; 0.0 / 0.0 / 0 when no tile has
+        structure.
     """
+    return _combine(estimates, weights)[0]
+
+
+def _combine(estimates: list[SkewEstimate], weights: np.ndarray | None) -> tuple[SkewEstimate, float]:
+    """:func:`combine_tile_skews` and the agreeing vote mass (to compare candidate directions)."""
     n = len(estimates)
     if weights is None:
         weights = np.ones(n)
@@ -177,13 +186,13 @@ def combine_tile_skews(estimates: list[SkewEstimate], weights: np.ndarray | None
     if n and (not np.all(np.isfinite(weights)) or weights.min() < 0):
         raise ValueError(f"weights must be finite and >= 0, got {weights}")
     if n == 0:
-        return _NONE
+        return _NONE, 0.0
     ang = np.array([e.angle_deg for e in estimates], dtype=np.float64)
     conf = np.array([e.confidence for e in estimates], dtype=np.float64)
     vote = weights * conf
     total = vote.sum()
     if total <= 0:
-        return _NONE
+        return _NONE, 0.0
     # vote: each tile's support is the vote within _AGREE_DEG of it (mod 90 degrees)
     diff = _wrap90(ang[:, None] - ang[None, :])
     support = (np.exp(-0.5 * (diff / _AGREE_DEG) ** 2) * vote[None, :]).sum(axis=1)
@@ -196,10 +205,11 @@ def combine_tile_skews(estimates: list[SkewEstimate], weights: np.ndarray | None
     wc = vote[close] * conf[close]  # confident tiles count more in the mean
     offset = float(np.sum(wc * d[close]) / np.sum(wc))
     angle = float(_wrap90(np.array(ref + offset)))
-    agree = vote[close].sum() / total
-    mean_conf = float(np.sum(vote[close] * conf[close]) / vote[close].sum())
-    spread = float(np.sum(vote[close] * np.abs(d[close] - offset)) / vote[close].sum())
-    return SkewEstimate(angle, float(agree * mean_conf), int(close.sum()), spread)
+    mass = float(vote[close].sum())
+    agree = mass / total
+    confidence = agree * (1.0 - math.exp(-float(conf[close].sum()) / _AGREE_SCALE))
+    spread = float(np.sum(vote[close] * np.abs(d[close] - offset)) / mass)
+    return SkewEstimate(angle, float(confidence), int(close.sum()), spread), mass
 
 
 def estimate_skew(gray_tiles: list[np.ndarray], weights: np.ndarray | None, cfg: SkewConfig) -> SkewEstimate:
@@ -245,9 +255,8 @@ def estimate_skew(gray_tiles: list[np.ndarray], weights: np.ndarray | None, cfg:
     best = _NONE
     best_mass = -1.0
     for coarse in _hist_peaks(votes, max_angle, _CANDIDATES):
-        ests = [_tile_estimate(ink, h, coarse, max_angle) for ink, h in feats]
-        out = combine_tile_skews(ests, w)
-        mass = out.confidence * float(np.sum(w * np.array([e.confidence for e in ests])))
+        ests = [_tile_estimate(ink, coarse, max_angle) for ink, _ in feats]
+        out, mass = _combine(ests, w)
         if mass > best_mass:
             best, best_mass = out, mass
     if best.confidence < cfg.min_confidence:
@@ -432,25 +441,14 @@ def _hist_peaks(hist: np.ndarray, max_angle: float, k: int) -> list[float]:
     return out
 
 
-def _hist_peak(hist: np.ndarray, max_angle: float) -> tuple[float, float]:
-    """Best direction of a tile's histogram and its height over the median."""
-    a = _hist_peaks(hist, max_angle, 1)[0]
-    return a, _hist_ratio(hist, a)
-
-
-def _hist_ratio(hist: np.ndarray, angle: float) -> float:
-    """Height of a direction histogram at ``angle`` over its median."""
-    j = int(np.clip(np.floor((angle + 45.0) / _COARSE_BIN_DEG), 0, hist.shape[0] - 1))
-    return float(_over_median(hist)[j])
-
-
 def _over_median(hist: np.ndarray) -> np.ndarray:
     return hist / max(float(np.median(hist)), 1e-6 * float(hist.max()), 1e-30)
 
 
-def _tile_estimate(ink: np.ndarray, hist: np.ndarray, coarse: float, max_angle: float) -> SkewEstimate:
+def _tile_estimate(ink: np.ndarray, coarse: float, max_angle: float) -> SkewEstimate:
+    """Refine near ``coarse``; confidence from how much sharper the profile is at the peak."""
     angle, sharpness = _refine_angle(ink, coarse, max_angle)
-    confidence = _confidence(_hist_ratio(hist, angle), sharpness)
+    confidence = min(1.0, sharpness / _SHARP_FULL)
     if confidence <= 0.0:
         return _NONE
     return SkewEstimate(float(angle), float(confidence), 1, 0.0)
@@ -559,16 +557,6 @@ def _refine_angle(ink: np.ndarray, coarse: float, max_angle: float) -> tuple[flo
     if max_angle < 45.0:
         angle = float(np.clip(angle, -max_angle, max_angle))
     return angle, sharp
-
-
-def _confidence(peak_ratio: float, sharpness: float) -> float:
-    """0..1 from the spectrum's direction peak ratio and the profile's sharpness gain."""
-    a = np.clip((sharpness - 0.05) / 0.25, 0.0, 1.0)
-    b = np.clip((math.log(max(peak_ratio, 1e-9)) - 0.4) / 1.2, 0.0, 1.0)
-    return float(math.sqrt(a * b))
-
-
-# ----------------------------------------------------------------------------- helpers
 
 
 def _block_mean(a: np.ndarray, f: int) -> np.ndarray:

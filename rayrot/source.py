@@ -241,7 +241,9 @@ def _open_vips(path: str, cfg: SourceConfig) -> Slide:
 
     pyvips.concurrency_set(cfg.vips_concurrency)
     try:
-        first = pyvips.Image.new_from_file(path, access="random", fail_on="truncated")
+        # revalidate: a file rewritten since libvips last opened it must not come from its cache.
+        first = pyvips.Image.new_from_file(path, access="random", fail_on="truncated",
+                                           revalidate=True)
     except pyvips.Error as exc:
         raise SlideReadError(f"{path}: not an image libvips or OpenSlide can read: "
                              f"{_one_line(exc)}") from exc

@@ -23,6 +23,7 @@ __all__ = [
     "Tile",
     "TilePlan",
     "choose_scale",
+    "scale_for_long_side",
     "grid_boxes",
     "background_mask",
     "content_share",
@@ -111,13 +112,18 @@ def choose_scale(level_sizes: list[tuple[int, int]], ordinary: bool,
     """
     w0, h0 = level_sizes[0]
     target = ordinary_long_px(max(w0, h0), cfg) if ordinary else cfg.target_long_px
-    # Coarsest level whose long side still reaches the target (level 0 if none does).
+    return scale_for_long_side(level_sizes, target)
+
+
+def scale_for_long_side(level_sizes: list[tuple[int, int]], target_long_px: int) -> tuple[int, float]:
+    """The coarsest level whose long side still reaches ``target_long_px`` (level 0 if none
+    does), and the shrink from that level to the target (>= 1)."""
     level = 0
     for i, (w, h) in enumerate(level_sizes):
-        if max(w, h) >= target:
+        if max(w, h) >= target_long_px:
             level = i
     long_side = max(level_sizes[level])
-    return level, max(1.0, long_side / target)
+    return level, max(1.0, long_side / target_long_px)
 
 
 def grid_boxes(width: int, height: int, tile_px: int, overlap_px: int,

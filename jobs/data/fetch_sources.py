@@ -19,12 +19,12 @@ category, package, version, licence, source path, derivation). Categories:
   regions centred near land, projections, palettes, graticules, scale bars, compass roses,
   country fills, rivers), stellarium's two Earth maps (its cratered moon and planet maps go
   to ``textures``), the
-  Vienna city plan of stellarium's scenery, pages of pst-geo's manual, Wesnoth campaign maps.
+  Vienna city plan of stellarium's scenery, pages of pst-geo's manual, Wesnoth's world maps.
 - ``documents``: pages of PDFs from texlive doc packages that are not reserved, in many languages
   (Latin, Cyrillic, Greek, Arabic, Hebrew, Indic, CJK...), rendered with pdftoppm at 100 dpi.
   Up to ``_PAGES_PER_PDF`` pages a PDF, evenly spaced; pages that are almost blank are skipped.
-- ``art``: clip art (openclipart-png), cartoon Tux Paint stamps, Wesnoth portraits and story
-  art, Neverball level shots, Debian/sway/ukui desktop artwork: things with an up.
+- ``art``: clip art (openclipart-png), cartoon Tux Paint stamps, Wesnoth portraits,
+  Neverball level shots, Debian/sway/ukui desktop artwork: things with an up.
 - ``textures``: content with no up (seamless textures, terrain, abstract tilings): stellarium
   scenery3d materials (normal/bump maps left out), Extreme Tux Racer terrains/textures, GNOME
   abstract backgrounds, palapeli's background textures, GIMP's patterns, Tux Paint's
@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import json
 import logging
 import os
@@ -85,7 +84,7 @@ CATEGORIES = ("photos", "maps", "documents", "art", "textures")
 _QUALITY = {"photos": 88, "documents": 55, "maps": 80, "art": 80, "textures": 80}
 _LONG_EDGE_PX = {"photos": 1024, "documents": 768, "maps": 1024, "art": 512, "textures": 512}
 _MIN_SIDE_PX = 96
-_PAGES_PER_PDF = 4
+_PAGES_PER_PDF = 6
 _PDF_DPI = 100
 _IMG_EXT = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -166,8 +165,9 @@ def _pieces(cat: str, pkg: str, path: Path, root: Path, max_aspect: float = 1.6
         def load(p=path, box=(x0, 0, x1, h)):
             return C.load_rgb(p).crop(box)
 
-        out.append(Candidate(cat, pkg, f"{_stem(path, root)}_{i}", "/" + str(path.relative_to(root)),
-                             f"piece {i + 1}/{n} x={x0}..{x1}", load))
+        out.append(Candidate(cat, pkg, f"{_stem(path, root)}_{i}",
+                             "/" + str(path.relative_to(root)), f"piece {i + 1}/{n} x={x0}..{x1}",
+                             load))
     return out
 
 
@@ -250,7 +250,8 @@ def sel_gimp_help(f: C.Fetched) -> Iterator[Candidate]:
     for p in _images(root, "usr/share/gimp/2.0/help/en/images"):
         low = str(p.relative_to(root)).lower()
         if not re.search(r"orig|before|tone-mapping/.*(source|input)", low) or re.search(
-                r"flip|rotat|mirror|transform|perspective|shear|distort|warp|origin\b|gradient", low):
+                r"flip|rotat|mirror|transform|perspective|shear|distort|warp|origin\b|gradient",
+                low):
             continue
         with Image.open(p) as im:
             if min(im.size) < 120:
@@ -272,12 +273,7 @@ def sel_wesnoth(f: C.Fetched) -> Iterator[Candidate]:
     portraits = [p for p in _images(base, "core/images/portraits") if "transparent" not in str(p)]
     for p in _spread(portraits, 60):
         yield _file("art", f.name, p, f.root, depth=2)
-    story = sorted(glob.glob(str(base / "campaigns/*/images/story/*")))
-    for p in _spread([Path(s) for s in story if s.lower().endswith(_IMG_EXT)], 25):
-        yield _file("art", f.name, p, f.root, depth=3)
-    maps = sorted(glob.glob(str(base / "campaigns/*/images/maps/*"))) + sorted(
-        glob.glob(str(base / "core/images/maps/*")))
-    for p in _spread([Path(s) for s in maps if s.lower().endswith(_IMG_EXT)], 30):
+    for p in _images(base, "core/images/maps"):  # the campaign maps are in other packages
         yield _file("maps", f.name, p, f.root, depth=2)
 
 
@@ -311,7 +307,8 @@ def _read_gimp_pat(path: Path) -> Image.Image:
 def sel_gimp_patterns(f: C.Fetched) -> Iterator[Candidate]:
     for p in sorted((f.root / "usr/share/gimp/2.0/patterns").rglob("*.pat")):
         yield Candidate("textures", f.name, _stem(p, f.root, 2), "/" + str(p.relative_to(f.root)),
-                        "GIMP pattern decoded, small ones tiled to >= 256 px", lambda p=p: _read_gimp_pat(p))
+                        "GIMP pattern decoded, small ones tiled to >= 256 px",
+                        lambda p=p: _read_gimp_pat(p))
 
 
 def sel_wallpaper_art(sub: str, category: str = "art") -> Callable:
@@ -350,12 +347,13 @@ def _render_page(pdf: Path, page: int) -> Image.Image:
 
 
 def sel_pdfs(n_pdfs: int, pages: int = _PAGES_PER_PDF, sub: str = "usr/share/doc",
-             include: str = r".", exclude: str = r"^$", category: str = "documents") -> Callable:
-    """Selector rendering ``pages`` evenly spaced pages of ``n_pdfs`` PDFs spread over the package."""
+             include: str = r".", exclude: str = r"^$", category: str = "documents",
+             max_bytes: int = 40_000_000) -> Callable:
+    """Selector rendering ``pages`` evenly spaced pages of ``n_pdfs`` PDFs of the package."""
     def sel(f: C.Fetched) -> Iterator[Candidate]:
         pdfs = [p for p in sorted((f.root / sub).rglob("*.pdf"))
                 if re.search(include, str(p)) and not re.search(exclude, str(p))
-                and 30_000 < p.stat().st_size < 40_000_000]
+                and 30_000 < p.stat().st_size < max_bytes]
         for pdf in _spread(pdfs, n_pdfs):
             n = _pdf_pages(pdf)
             if n == 0:
@@ -371,9 +369,6 @@ def sel_pdfs(n_pdfs: int, pages: int = _PAGES_PER_PDF, sub: str = "usr/share/doc
 
 # -- GMT maps -------------------------------------------------------------------------------
 
-_GMT_PROJ = ["M{w}c", "Q{w}c", "J{lon}/{w}c", "Kr{lon}/{w}c", "W{lon}/{w}c", "G{lon}/{lat}/{w}c",
-             "A{lon}/{lat}/{w}c", "L{lon}/{lat}/{lat1}/{lat2}/{w}c", "B{lon}/{lat}/{lat1}/{lat2}/{w}c",
-             "N{lon}/{w}c", "Y{lon}/{lat}/{w}c", "Cyl_stere/{lon}/{w}c"]
 _PALETTES = [("tan", "lightblue"), ("wheat", "azure"), ("darkseagreen", "steelblue"),
              ("khaki", "lightcyan"), ("gray80", "white"), ("white", "gray85"),
              ("burlywood", "cadetblue"), ("lightgreen", "lightskyblue"), ("beige", "paleturquoise"),
@@ -424,9 +419,10 @@ def _gmt_script(rng: random.Random) -> tuple[str, str]:
         clon, clat = lon0 + span_lon / 2, lat0 + span_lat / 2
         w = 15
         kind = rng.choice(["M", "M", "Q", "L", "B", "A", "Y", "Cyl_stere"])
+        par1, par2 = lat0 + span_lat / 4, lat0 + 3 * span_lat / 4  # standard parallels
         j = {"M": f"-JM{w}c", "Q": f"-JQ{w}c", "Y": f"-JY{clon:.1f}/{clat:.1f}/{w}c",
-             "L": f"-JL{clon:.1f}/{clat:.1f}/{lat0 + span_lat / 4:.1f}/{lat0 + 3 * span_lat / 4:.1f}/{w}c",
-             "B": f"-JB{clon:.1f}/{clat:.1f}/{lat0 + span_lat / 4:.1f}/{lat0 + 3 * span_lat / 4:.1f}/{w}c",
+             "L": f"-JL{clon:.1f}/{clat:.1f}/{par1:.1f}/{par2:.1f}/{w}c",
+             "B": f"-JB{clon:.1f}/{clat:.1f}/{par1:.1f}/{par2:.1f}/{w}c",
              "A": f"-JA{clon:.1f}/{clat:.1f}/{w}c",
              "Cyl_stere": f"-JCyl_stere/{clon:.1f}/{w}c"}[kind]
     land, sea = rng.choice(_PALETTES)
@@ -442,7 +438,8 @@ def _gmt_script(rng: random.Random) -> tuple[str, str]:
         codes = ",".join(rng.sample(_COUNTRIES, 6))
         parts.append(f"gmt coast -E{codes}+g{rng.choice(_FILLS)}+p0.25p")
     if not world and rng.random() < 0.5:
-        parts.append(f"gmt basemap -Lg{clon:.1f}/{lat0 + span_lat * 0.08:.1f}+w{max(1, span_lon * 20):.0f}k+f")
+        bar_km = max(1, span_lon * 20)
+        parts.append(f"gmt basemap -Lg{clon:.1f}/{lat0 + span_lat * 0.08:.1f}+w{bar_km:.0f}k+f")
     if rng.random() < 0.25 and not world:
         parts.append("gmt basemap -Tdg{:.1f}/{:.1f}+w1.2c+f1+l".format(
             lon0 + span_lon * 0.9, lat0 + span_lat * 0.85))
@@ -453,7 +450,8 @@ def sel_gmt(n_maps: int, seed: int = 3) -> Callable:
     """Selector drawing ``n_maps`` seeded-random GMT coastline maps (needs ``gmt`` installed)."""
     def sel(f: C.Fetched) -> Iterator[Candidate]:
         if shutil.which("gmt") is None:
-            LOGGER.warning("gmt not installed: skipping GMT maps (apt-get install gmt gmt-gshhg-low gmt-dcw)")
+            LOGGER.warning("gmt not installed: skipping GMT maps "
+                           "(apt-get install gmt gmt-gshhg-low gmt-dcw)")
             return
         rng = random.Random(seed)
         for i in range(n_maps):
@@ -487,7 +485,8 @@ SOURCES: list[tuple[str, Callable]] = [
     ("tuxpaint-data", sel_tuxpaint_templates),
     ("lxqt-themes", sel_lxqt),
     ("gmt-gshhg-low", sel_gmt(140)),
-    ("texlive-pstricks-doc", sel_pdfs(1, 24, include=r"pst-geo-doc", category="maps")),
+    ("texlive-pstricks-doc", sel_pdfs(1, 30, include=r"pst-geo-doc", category="maps",
+                                     max_bytes=100_000_000)),
     ("texlive-pstricks-doc", sel_pdfs(10, exclude=r"pst-geo-doc")),
     ("texlive-lang-arabic", sel_pdfs(5)),
     ("texlive-lang-chinese", sel_pdfs(5)),

@@ -117,6 +117,9 @@ _FMT = re.compile(r"%(\d+\$)?[-+ #0]*(\d+|\*)?(\.\d+)?(l|ll|h|z|j|t|L)?[sdiouxXf
                   r"%\(\w+\)[sd]|\{[^{}]{0,40}\}|\$\{?\w+\}?|<[^<>]{1,80}>|&\w+;|\\[nt]")
 
 
+_ROFF_ESCAPES = re.compile(r"\\f[BIRP1-4]|\\f\(..|\\f\[\w*\]|\\s[-+]?\d|\\[&|^%:]|\\\*\(..|\\\*\w")
+
+
 def clean(s: str) -> str:
     s = _FMT.sub(" ", s)
     s = re.sub(r"(?<!\w)[_&~](?=\w)", "", s)  # accelerator marks
@@ -142,7 +145,7 @@ def read_man(path: Path) -> list[str]:
             if m:
                 cur.append(m.group(2).replace('"', ""))
             continue
-        line = re.sub(r"\\f[BIRP1-4]|\\f\(..|\\f\[\w*\]|\\s[-+]?\d|\\[&|^%:]|\\\*\(..|\\\*\w", "", line)
+        line = re.sub(_ROFF_ESCAPES, "", line)
         line = re.sub(r"\\\((em|en|hy)", "-", line)
         line = re.sub(r"\\\(..", "", line).replace("\\-", "-").replace("\\e", "\\")
         if line.strip():
@@ -202,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
             if size > _MAX_BYTES_PER_SCRIPT:
                 break
             lines.append(s)
-        (args.out / f"{script}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        sizes[script] = {"lines": len(lines), "kb": round((args.out / f"{script}.txt").stat().st_size / 1024, 1)}
+        path = args.out / f"{script}.txt"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        sizes[script] = {"lines": len(lines), "kb": round(path.stat().st_size / 1024, 1)}
     (args.out / "text.json").write_text(json.dumps({"scripts": sizes, "sources": sources},
                                                    indent=1, ensure_ascii=False))
     for script, info in sizes.items():
