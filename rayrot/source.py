@@ -39,6 +39,9 @@ LOGGER = logging.getLogger(__name__)
 # (A constant of the format, not a tuning knob: below this there is no content to orient.)
 MIN_SIDE_PX = 8
 
+# Scales at which libvips' JPEG loader decodes directly (DCT scaling).
+_JPEG_SHRINKS = (2, 4, 8)
+
 
 @dataclass(frozen=True)
 class Level:
@@ -267,9 +270,17 @@ def _open_vips(path: str, cfg: SourceConfig) -> Slide:
                 break  # a multi-page document, not a pyramid: keep page 0 only
             handles.append(img)
     is_pyramid = len(handles) > 1
+    if loader.startswith("jpeg"):
+        # JPEG decodes at 1/2, 1/4 and 1/8 scale almost for free (DCT scaling): offer those
+        # as coarser levels, so a big photo is scored without decoding its full resolution.
+        for shrink in _JPEG_SHRINKS:
+            if min(first.width, first.height) // shrink < MIN_SIDE_PX * 8:
+                break
+            handles.append(pyvips.Image.new_from_file(path, access="random", shrink=shrink,
+                                                      fail_on="truncated", revalidate=True))
     if not is_pyramid and "orientation" in fields:
         try:
-            handles[0] = handles[0].autorot()
+            handles = [h.autorot() for h in handles]
         except pyvips.Error as exc:
             raise SlideReadError(f"{path}: cannot apply EXIF orientation: {_one_line(exc)}") from exc
     handles = [_normalise(h) for h in handles]
