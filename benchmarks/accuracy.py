@@ -64,6 +64,11 @@ CONFIDENT = 0.9  # "confidently wrong" = confidence >= this and wrong
 SKEW_MAX_DEG = 15.0
 DEFAULT_DEV = Path("/work/shared/data/dev")
 DEFAULT_OUT = HERE / "out" / "accuracy.json"
+# Accuracies issue 3 measured on the full dev set (four turns, no answer = wrong), in percent.
+ISSUE_ANCHORS = {
+    "tesseract": {"documents": 76.2, "maps": 10.9, "photos": 1.2, "micro": 5.4},
+    "pplcnet": {"documents": 98.75, "photos": 79.0, "maps": 33.5, "micro": 24.4},
+}
 CHECK_IMAGE = "documents/doc_013_octave_octave_p1101.jpg"  # a legible page every method should get
 
 
@@ -447,6 +452,21 @@ def markdown(summary: dict, statuses: dict) -> str:
     return "\n".join(lines)
 
 
+def anchor_check(summary: dict) -> list[str]:
+    """Lines comparing full-category anchor accuracies with the values issue 3 measured."""
+    lines = []
+    for m, ref in ISSUE_ANCHORS.items():
+        for cat, want in ref.items():
+            s = summary.get(cat, {}).get(m)
+            if not s or s["images"] < 40:  # only meaningful on the whole category
+                continue
+            got = 100 * s["accuracy"]
+            ok = abs(got - want) < 0.1
+            lines.append(f"- anchor check {m} {cat}: {got:.2f}% vs issue 3 {want}% "
+                         f"{'(matches)' if ok else '(DIFFERS)'}")
+    return lines
+
+
 def check_conventions(args, methods: list[Method], work: Path) -> int:
     """Run each method on one legible page under the four turns and print truth vs answer."""
     src = args.dev / CHECK_IMAGE
@@ -546,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
                        for g, rs in groups_of(all_records, cats).items()}
             _write_json(args, argv, cats, rows, cases, methods, statuses, summary, all_records)
         print(markdown(summary, statuses) if summary else markdown({}, statuses))
+        if args.limit is None:
+            print("\n".join([""] + anchor_check(summary)))
         print(f"\nJSON: {args.out}", file=sys.stderr)
         return 0
     finally:

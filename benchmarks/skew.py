@@ -67,7 +67,7 @@ def _rayrot(cfg):
     def run(gray: np.ndarray, max_angle: float) -> tuple[float, float]:
         c = cfg if max_angle == cfg.max_angle_deg else _with_max(cfg, max_angle)
         est = estimate_skew_array(gray, c)
-        return est.angle_deg, est.confidence
+        return est.angle_deg, est.confidence, {"n_tiles": est.n_tiles, "spread_deg": est.spread_deg}
     return run
 
 
@@ -84,7 +84,7 @@ def _jdeskew():
 
     def run(gray: np.ndarray, max_angle: float) -> tuple[float, float]:
         # jdeskew returns the counter-clockwise turn that straightens: the opposite of skew_deg
-        return -float(get_angle(gray, angle_max=max_angle)), float("nan")
+        return -float(get_angle(gray, angle_max=max_angle)), float("nan"), {}
     return run
 
 
@@ -94,7 +94,7 @@ def _deskew():
     def run(gray: np.ndarray, max_angle: float) -> tuple[float, float]:
         a = determine_skew(gray, min_angle=-max_angle, max_angle=max_angle)
         # like jdeskew, deskew's angle is the counter-clockwise turn; None when it finds nothing
-        return (0.0 if a is None else -float(a)), float("nan")
+        return (0.0 if a is None else -float(a)), float("nan"), {}
     return run
 
 
@@ -161,13 +161,13 @@ def run_sizes(args, cfg) -> list[dict]:
                         if name == "deskew" and size == "b" and not args.deskew_b:
                             continue
                         t0 = time.perf_counter()
-                        est, conf = fn(gray, float(rng_deg))
+                        est, conf, extra = fn(gray, float(rng_deg))
                         sec = time.perf_counter() - t0
                         err = float(_wrap90(est - true))
                         rows.append(dict(size=size, category=cat, range_deg=rng_deg, file=path.name,
                                          method=name, true_deg=float(true), est_deg=float(est),
                                          err_deg=err, confidence=conf, seconds=sec,
-                                         shape=list(gray.shape)))
+                                         shape=list(gray.shape), **extra))
                         if args.verbose:
                             print(f"{size} {cat:9s} ±{rng_deg:<4g} {path.name[:34]:34s} {name:8s} "
                                   f"true {true:8.3f} est {est:8.3f} err {err:7.3f} {sec:6.3f}s",
@@ -183,10 +183,10 @@ def run_no_structure(args, cfg) -> list[dict]:
         for path in paths:
             gray = np.asarray(_load_gray(path, "a"))
             t0 = time.perf_counter()
-            from rayrot.skew import estimate_skew_array as est_fn
-            est = est_fn(gray, cfg)
+            est = estimate_skew_array(gray, cfg)
             rows.append(dict(category=cat, file=path.name, est_deg=est.angle_deg,
-                             confidence=est.confidence, seconds=time.perf_counter() - t0))
+                             confidence=est.confidence, n_tiles=est.n_tiles,
+                             spread_deg=est.spread_deg, seconds=time.perf_counter() - t0))
     return rows
 
 

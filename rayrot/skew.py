@@ -56,6 +56,7 @@ __all__ = [
     "estimate_skew",
     "skew_tiles_from_array",
     "estimate_skew_array",
+    "global_skew_tile",
 ]
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,9 @@ _MEAN_DEG = 0.1  # tiles within this of the weighted median enter the final weig
 _SHARP_FULL = 0.3  # a tile whose profile energy drops by this share 1.5 deg off its peak has confidence 1
 _AGREE_SCALE = 1.5  # summed confidence of agreeing tiles at which the image's confidence is 63% of the agreeing share
 _GLOBAL_VIEW = True
-_GLOBAL_WEIGHT = 1.0
+_GLOBAL_WEIGHT = 0.25
+_EDGE_MARGIN = 0.12  # one-colour margin added around the image, as a share of a tile's side
+_RING_UNIFORM = 0.8  # share of border pixels near their median for the border to count as one colour
 _CANDIDATES = 2  # coarse directions (peaks of the tiles' summed histograms) tried per image
 
 
@@ -289,6 +292,13 @@ def skew_tiles_from_array(gray: np.ndarray, cfg: SkewConfig) -> tuple[list[np.nd
     if f > 1:
         gray = _block_mean(gray, f)
     t = cfg.tile_px
+    fill = _border_fill(gray)
+    full = gray
+    if fill is not None:
+        # a one-colour border (paper, scanner bed, the fill of a rotated canvas) is extended so
+        # that edges running along the image's border fall inside some tile's measured disc
+        m = int(round(t * _EDGE_MARGIN))
+        gray = np.pad(gray, m, mode="constant", constant_values=fill)
     ys = _grid(gray.shape[0], t)
     xs = _grid(gray.shape[1], t)
     paper = np.percentile(gray[:: max(1, gray.shape[0] // 256), :: max(1, gray.shape[1] // 256)], 90)
@@ -305,12 +315,44 @@ def skew_tiles_from_array(gray: np.ndarray, cfg: SkewConfig) -> tuple[list[np.nd
         keep = np.unique(np.linspace(0, len(tiles) - 1, n_local).round().astype(int))
         tiles = [tiles[i] for i in keep]
         shares = [shares[i] for i in keep]
-    if _GLOBAL_VIEW and max(gray.shape) > t:
-        # the whole image in one tile: page edges and long rules seen whole
-        g = int(math.ceil(max(gray.shape) / t))
-        tiles.append(_block_mean(gray, g))
+    if _GLOBAL_VIEW and max(full.shape) > t:
+        tiles.append(global_skew_tile(full, t))
         shares.append(_GLOBAL_WEIGHT)
     return tiles, np.asarray(shares, dtype=np.float64)
+
+
+def global_skew_tile(gray: np.ndarray, tile_px: int) -> np.ndarray:
+    """The whole image as one skew tile: page edges, frames and long rules seen whole.
+
+    The image (or a thumbnail of it) is shrunk by a whole factor until its long side is at most
+    ``tile_px`` minus a margin, and set on a square of its border colour, so edges that run along
+    the image's border fall inside the tile's measured disc. When the border is not one colour
+    (content runs off the image) the margin is left out: it would draw a false edge at 0 degrees.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8 ndarray
+        The whole image at any scale (a thumbnail is enough).
+    tile_px : int
+        Side of the returned tile.
+
+    Returns
+    -------
+    tile : (h, w) uint8 ndarray
+        ``tile_px`` square when the margin was added, else the shrunk image.
+    """
+    gray = _check_gray(gray, "gray")
+    fill = _border_fill(gray)
+    inner = int(round(tile_px * (1.0 - 2.0 * _EDGE_MARGIN))) if fill is not None else tile_px
+    g = int(math.ceil(max(gray.shape) / inner))
+    small = _block_mean(gray, g) if g > 1 else gray
+    if fill is None:
+        return small
+    out = np.full((tile_px, tile_px), fill, np.uint8)
+    y0 = (tile_px - small.shape[0]) // 2
+    x0 = (tile_px - small.shape[1]) // 2
+    out[y0: y0 + small.shape[0], x0: x0 + small.shape[1]] = small
+    return out
 
 
 def estimate_skew_array(gray: np.ndarray, cfg: SkewConfig) -> SkewEstimate:
@@ -557,6 +599,13 @@ def _refine_angle(ink: np.ndarray, coarse: float, max_angle: float) -> tuple[flo
     if max_angle < 45.0:
         angle = float(np.clip(angle, -max_angle, max_angle))
     return angle, sharp
+
+
+def _border_fill(gray: np.ndarray) -> int | None:
+    """Grey level of the image's outermost ring when it is (nearly) one colour, else None."""
+    ring = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]).astype(np.int16)
+    fill = int(np.median(ring))
+    return fill if np.mean(np.abs(ring - fill) <= 16) >= _RING_UNIFORM else None
 
 
 def _block_mean(a: np.ndarray, f: int) -> np.ndarray:

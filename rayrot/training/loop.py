@@ -18,7 +18,6 @@ import copy
 import json
 import logging
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -30,14 +29,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 import yaml
 
-from ..model import ModelCard, create_model, default_card, save_model
-from ..preprocess import ANGLES
+from ..model import create_model, default_card, save_model
 from .config import TrainConfig, load_train_config
 from .dataset import (CATEGORIES, UNIFORM_CATEGORIES, SourceSet, TrainStream, ValSet,
                       worker_init_fn)
 
-__all__ = ["train", "soft_cross_entropy", "normalize_batch", "evaluate_logits", "collect_logits",
-           "fit_temperature", "lr_at", "ModelEma", "main"]
+__all__ = ["train", "soft_cross_entropy", "rotation_views", "normalize_batch", "evaluate_logits",
+           "collect_logits", "fit_temperature", "lr_at", "ModelEma", "main"]
 
 LOGGER = logging.getLogger("rayrot.training.loop")  # also when run as __main__
 
@@ -60,6 +58,20 @@ def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor, smoothing: fl
     if smoothing:
         target = target * (1 - smoothing) + smoothing / target.shape[1]
     return -(target * F.log_softmax(logits.float(), dim=1)).sum(1).mean()
+
+
+def rotation_views(x: torch.Tensor, y: torch.Tensor, n: int,
+                   channels_last: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack the batch under ``n`` turns (0..n-1 quarter turns counter-clockwise, as np.rot90).
+
+    Turning a tile of label ``k`` by ``r`` more gives label ``k + r``, so its target rolls by
+    ``r``. ``x``: ``(B, 3, H, W)`` (H == W); returns ``(n * B, 3, H, W)`` and ``(n * B, 4)``.
+    """
+    xs = torch.cat([x] + [torch.rot90(x, r, dims=(2, 3)) for r in range(1, n)], 0)
+    ys = torch.cat([torch.roll(y, shifts=r, dims=1) for r in range(n)], 0)
+    if channels_last:
+        xs = xs.contiguous(memory_format=torch.channels_last)
+    return xs, ys
 
 
 def lr_at(progress: float, step: int, base_lr: float, warmup_steps: int, floor: float = 0.01) -> float:
@@ -290,13 +302,18 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
         return collect_logits(module, vl, device, mean, std, amp_dtype, cfg.run.channels_last)
 
     budget = cfg.optim.time_budget_s
-    step, samples, losses = 0, 0, []
+    t_setup = time.perf_counter()
+    step, samples, tiles_made, losses = 0, 0, 0, []
     loss_first = None
     t_start = time.perf_counter()
     t_log, samples_log = t_start, 0
     metrics: dict[str, Any] = {}
     model.train()
     data_iter = iter(loader)
+    first = next(data_iter)  # worker start-up and pool filling are not part of the schedule
+    t_start = time.perf_counter()
+    t_log = t_start
+    LOGGER.info("data workers ready after %.0f s", t_start - t_setup)
     while True:
         elapsed = time.perf_counter() - t_start
         progress = step / cfg.optim.steps
@@ -304,12 +321,15 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
             progress = max(progress, elapsed / budget)
         if progress >= 1.0:
             break
-        tiles, targets, _ = next(data_iter)
+        tiles, targets, _ = first if first is not None else next(data_iter)
+        first = None
         lr = lr_at(progress, step, cfg.optim.lr, cfg.optim.warmup_steps)
         for g in opt.param_groups:
             g["lr"] = lr
         x = normalize_batch(tiles.to(device, non_blocking=True), mean, std, cfg.run.channels_last)
         y = targets.to(device, non_blocking=True)
+        if cfg.optim.rotation_views > 1:
+            x, y = rotation_views(x, y, cfg.optim.rotation_views, cfg.run.channels_last)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             logits = fwd(x)
         loss = soft_cross_entropy(logits, y, cfg.optim.label_smoothing)
@@ -323,8 +343,9 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
         if ema is not None:
             ema.update(model, step)
         step += 1
-        samples += len(tiles)
-        samples_log += len(tiles)
+        samples += len(x)
+        tiles_made += len(tiles)
+        samples_log += len(x)
         if step % cfg.run.log_every == 0 or step == 1:
             lv = float(loss.detach())
             losses.append(lv)
@@ -345,12 +366,12 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
     seconds = time.perf_counter() - t_start
     final_loss = float(loss.detach()) if step else float("nan")
     del data_iter
-    metrics.update(steps=step, samples=samples, seconds=round(seconds, 1),
+    metrics.update(steps=step, samples=samples, tiles=tiles_made, seconds=round(seconds, 1),
                    samples_per_s=round(samples / max(1e-9, seconds) * world_size, 1),
                    loss_first=loss_first, loss_last=final_loss, loss_curve=losses,
                    n_params=int(n_params), device=str(device), world_size=world_size)
-    LOGGER.info("trained %d steps, %d samples in %.0f s (%.0f samples/s)", step, samples, seconds,
-                metrics["samples_per_s"])
+    LOGGER.info("trained %d steps, %d samples (%d tiles made) in %.0f s (%.0f samples/s)", step,
+                samples, tiles_made, seconds, metrics["samples_per_s"])
     if rank != 0:
         return metrics
 
@@ -368,7 +389,7 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
     if out is not None:
         card = default_card(cfg.run.model).replace(
             version=cfg.run.version, temperature=temperature,
-            recipe={"config": cfg.to_dict(), "steps": step, "samples": samples,
+            recipe={"config": cfg.to_dict(), "steps": step, "samples": samples, "tiles": tiles_made,
                     "seconds": round(seconds, 1), "device": str(device), "world_size": world_size,
                     "torch": torch.__version__,
                     "command": "python -m rayrot.training.loop --config configs/train.yaml"},

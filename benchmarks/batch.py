@@ -1,0 +1,109 @@
+"""Batch throughput: many ordinary images through a Ray Dataset against the seeds' plain loop.
+
+    python benchmarks/batch.py                 # 1000 images
+    python benchmarks/batch.py --n 200         # quicker
+
+The images (mixed sizes up to 5000 x 4000, JPEG and PNG) are built once from dev images into
+benchmarks/out/cache/batch/. The loop is the seeds' way, in one process: open with PIL, apply
+EXIF orientation, the adaptive resize (LANCZOS), score the whole image as one tile with the same
+model, one image at a time. rayrot is ``rayrot.detect_dataset`` over a Ray Dataset of the paths.
+Both are timed in the same run, with peak memory (driver plus Ray processes) sampled for rayrot
+and the memory at the start and end of its run to show it stays flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import OUT, PeakMemory, dev_paths, print_table, write_json  # noqa: E402
+
+
+def build_images(n: int) -> list[Path]:
+    from PIL import Image
+
+    folder = OUT / "cache" / "batch"
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = [p for c in ("documents", "photos", "maps") for p in dev_paths(c)]
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(n):
+        ext = "jpg" if i % 3 else "png"
+        path = folder / f"img{i:04d}.{ext}"
+        paths.append(path)
+        if path.exists():
+            continue
+        src = Image.open(sources[i % len(sources)]).convert("RGB")
+        long_side = int(rng.choice([800, 1600, 2400, 3600, 5000]))
+        f = long_side / max(src.size)
+        img = src.resize((max(1, round(src.width * f)), max(1, round(src.height * f))), Image.BICUBIC)
+        img = img.rotate(90 * int(rng.integers(4)), expand=True)
+        tmp = path.with_name(path.stem + ".tmp." + ext)
+        img.save(tmp, quality=90) if ext == "jpg" else img.save(tmp, compress_level=1)
+        os.replace(tmp, path)
+    return paths
+
+
+def seeds_loop(paths: list[Path], cfg) -> float:
+    """Open, resize, score one at a time, in this process."""
+    import torch
+    from PIL import Image, ImageOps
+
+    from rayrot.model import load_model, predict_proba
+    from rayrot.preprocess import letterbox
+    from rayrot.tiling import ordinary_long_px
+
+    torch.set_num_threads(1)
+    module, card = load_model(cfg.model.name)
+    t0 = time.perf_counter()
+    for p in paths:
+        img = ImageOps.exif_transpose(Image.open(p)).convert("RGB")
+        long_px = ordinary_long_px(max(img.size), cfg.tiling)
+        if long_px != max(img.size):
+            f = long_px / max(img.size)
+            img = img.resize((max(1, round(img.width * f)), max(1, round(img.height * f))), Image.LANCZOS)
+        predict_proba(module, card, letterbox(np.asarray(img), card.input_px)[None],
+                      rotation_tta=cfg.model.rotation_tta)
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1000)
+    args = ap.parse_args(argv)
+
+    import ray
+
+    import rayrot
+    from rayrot.config import load_config
+
+    cfg = load_config()
+    paths = build_images(args.n)
+    loop_s = seeds_loop(paths, cfg)
+    ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    # Warm the actor pool on a few images so the timing below is throughput, not start-up.
+    rayrot.detect_dataset(ray.data.from_items([{"path": str(p)} for p in paths[:8]]), cfg).take_all()
+    with PeakMemory() as mem:
+        t0 = time.perf_counter()
+        ds = ray.data.from_items([{"path": str(p)} for p in paths])
+        rows = rayrot.detect_dataset(ds, cfg).take_all()
+        rayrot_s = time.perf_counter() - t0
+    errors = sum(1 for r in rows if r["error"])
+    row = {"images": len(paths), "loop_s": loop_s, "loop_img_per_s": len(paths) / loop_s,
+           "rayrot_s": rayrot_s, "rayrot_img_per_s": len(paths) / rayrot_s,
+           "speedup": loop_s / rayrot_s, "peak_gb": mem.peak_bytes / 1e9, "errors": errors,
+           "cpus": os.cpu_count()}
+    print_table([row], list(row))
+    write_json("batch.json", row)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""The stages without Ray: TileScorer called directly, one image through analyze_image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import read_rgb
+from rayrot.analysis import analyze_image, measure_skew, prepare_image, tile_batches
+from rayrot.config import load_config
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    import torch
+
+    from rayrot.scorer import TileScorer
+
+    torch.set_num_threads(2)
+    return TileScorer(load_config(), device="cpu")
+
+
+@pytest.mark.parametrize("k", range(4))
+def test_turned_document_page(dev, scorer, tmp_path, k):
+    page = read_rgb(dev("documents")[2])
+    Image.fromarray(np.ascontiguousarray(np.rot90(page, k))).save(tmp_path / "p.png")
+    res = analyze_image(str(tmp_path / "p.png"), scorer.cfg, scorer)
+    assert res.error is None
+    assert res.angle == 90 * k, res
+    assert res.confidence > 0.8
+    assert res.tiles.num_rows == res.tiles_scored > 0
+    assert res.tiles_scored + res.tiles_skipped >= len(prepare_image(str(tmp_path / "p.png"),
+                                                                     scorer.cfg).plan.tiles)
+
+
+def test_batch_scores_equal_tile_by_tile(dev, scorer):
+    path = str(dev("maps")[0])
+    prep = prepare_image(path, scorer.cfg)
+    [batch] = tile_batches(path, prep.plan, batch_size=64, first_batch_size=64)
+    whole = scorer(batch)["probs"]
+    single = np.concatenate([scorer({k: v[i:i + 1] for k, v in batch.items()})["probs"]
+                             for i in range(len(batch["x"]))])
+    np.testing.assert_allclose(whole, single, atol=1e-5)
+
+
+def test_tile_pixels_match_the_image(dev, scorer):
+    path = dev("photos")[1]
+    rgb = read_rgb(path)
+    prep = prepare_image(str(path), scorer.cfg)
+    [batch] = tile_batches(str(path), prep.plan, 64, 64)
+    tiles = scorer.read_batch(batch)
+    for i in np.flatnonzero(~batch["is_global"])[:5]:
+        x, y, w, h = (int(batch[c][i]) for c in "xywh")
+        assert prep.plan.scale == 1.0
+        np.testing.assert_array_equal(tiles[i][:h, :w], rgb[y:y + h, x:x + w])
+
+
+def test_blank_page_is_undetermined(scorer, tmp_path):
+    Image.new("RGB", (900, 1200), (250, 250, 248)).save(tmp_path / "blank.png")
+    res = analyze_image(str(tmp_path / "blank.png"), scorer.cfg, scorer)
+    assert res.error is None and res.angle is None and res.tiles_scored == 0
+
+
+class _FixedScorer:
+    """Stands in for TileScorer: every tile says the same thing."""
+
+    model_name, model_version = "fixed", "0"
+
+    def __init__(self, probs):
+        self.probs = np.asarray(probs, np.float32)
+        self.calls = 0
+
+    def __call__(self, batch):
+        self.calls += 1
+        return {**batch, "probs": np.tile(self.probs, (len(batch["x"]), 1))}
+
+
+def test_early_stop_scores_fewer_tiles(dev, tmp_path):
+    import pyvips
+
+    # A big page mosaic: many tiles, so the remaining weight can fall below the lead.
+    page = read_rgb(dev("documents")[4])
+    pyvips.Image.new_from_array(np.tile(page, (3, 3, 1))).write_to_file(str(tmp_path / "p.png"))
+    cfg = load_config(overrides=["scorer.batch_size=4", "scorer.first_batch_size=4"])
+    n_planned = len(prepare_image(str(tmp_path / "p.png"), cfg).plan.tiles)
+    sure = analyze_image(str(tmp_path / "p.png"), cfg, _FixedScorer([0.97, 0.01, 0.01, 0.01]))
+    assert sure.angle == 0 and sure.tiles_scored < n_planned
+    # Split evidence: undetermined, and never decided before most of the mass is in.
+    unsure = analyze_image(str(tmp_path / "p.png"), cfg, _FixedScorer([0.5, 0.45, 0.03, 0.02]))
+    assert unsure.angle is None and unsure.tiles_scored > sure.tiles_scored
+    off = analyze_image(str(tmp_path / "p.png"), cfg.replace(vote={"early_stop": False}),
+                        _FixedScorer([0.97, 0.01, 0.01, 0.01]))
+    assert off.tiles_scored == n_planned and off.angle == 0
+
+
+@pytest.mark.parametrize("tilt", [-11.0, 4.0, 25.0])
+def test_skewed_turned_page(dev, scorer, tmp_path, tilt):
+    """A page tilted (PIL turns counter-clockwise) and turned: the 4-way angle and the skew."""
+    page = Image.fromarray(read_rgb(dev("documents")[6]))
+    tilted = page.rotate(tilt, Image.BICUBIC, expand=True, fillcolor=(255, 255, 255))
+    np.asarray(tilted)
+    Image.fromarray(np.ascontiguousarray(np.rot90(np.asarray(tilted), 3))).save(tmp_path / "s.png")
+    res = analyze_image(str(tmp_path / "s.png"), scorer.cfg, scorer)
+    assert res.angle == 270, res
+    assert res.skew_deg == pytest.approx(tilt, abs=0.15)
+    prep = prepare_image(str(tmp_path / "s.png"), scorer.cfg)
+    assert measure_skew(prep, scorer.cfg).angle_deg == pytest.approx(tilt, abs=0.15)
