@@ -178,7 +178,8 @@ def finish_image(prep: PreparedImage, acc: ScoreAccumulator | None, cfg: RunConf
         res.tiles_skipped = plan.n_skipped + len(plan.tiles) - res.tiles_scored
         res.tiles = tiles_table(_tile_rows(prep, cols, cfg))
     if prep.skew is not None:
-        res.skew_deg = float(prep.skew.angle_deg)
+        skew = float(prep.skew.angle_deg)
+        res.skew_deg = skew if abs(skew) >= cfg.skew.min_correction_deg else 0.0
         res.skew_confidence = float(prep.skew.confidence)
     res.seconds = {**prep.seconds, **seconds, "vote": time.perf_counter() - t0}
     return res

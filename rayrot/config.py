@@ -139,6 +139,7 @@ class SkewConfig:
     tile_px: int  # tile side used for skew, at the skew level
     target_long_px: int  # long side of the scale skew is measured at
     deskew_tiles_above_deg: float  # tiles are de-skewed before scoring above this skew
+    min_correction_deg: float  # smaller skews are reported as 0.0 and not corrected
 
     def __post_init__(self):
         _positive(self, "max_angle_deg", "max_tiles", "tile_px", "target_long_px")

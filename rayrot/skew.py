@@ -1,24 +1,32 @@
 """Fine skew of content with line structure: text lines, table rules, map labels, scan borders.
 
-Plain functions over NumPy arrays (NumPy and ``scipy.ndimage``; no pyvips, Ray or torch), so the
-pipeline can call them on tiles it has already read and the tests run in milliseconds.
+Plain functions over NumPy arrays (NumPy and ``scipy``; no pyvips, Ray or torch), so the pipeline
+can call them on tiles it has already read and the tests run in milliseconds.
 
 How one tile is measured (:func:`estimate_tile_skew`)::
 
-    grey tile  ->  ink map: detail darker or lighter than its neighbourhood (local mean)
-               ->  coarse angle: power spectrum of the ink map binned by direction, folded mod 90
-                   degrees (text lines and the strokes across them, table rules both ways, agree)
-               ->  fine angle: ink pixels splatted into strips along the coarse direction; the
-                   strips' profiles are sheared against each other in the Fourier domain and the
-                   projection-profile energy is maximised (0.1 deg, then 0.01 deg steps, then a
-                   parabola through the peak)
-               ->  confidence: how much sharper the profile is at the peak than 1.5 deg away, and
-                   how far the spectrum's direction peak stands out (0 for photos and tissue)
+    grey tile  ->  ink map: how much darker or lighter each pixel is than its neighbourhood
+               ->  coarse angle: power spectrum of the ink map (round window, a ring of radii)
+                   binned by direction, folded mod 90 degrees (text lines and the strokes across
+                   them, table rules both ways, all agree)
+               ->  fine angle: ink pixels of the tile's inscribed disc (tapered; a square support
+                   would pull the angle toward the axes) splatted into strips along the coarse
+                   direction, in quarter-pixel bins; the strips' profiles are sheared against each
+                   other in the Fourier domain and the energy of the profile's derivative (the
+                   sharp top and bottom edges of lines, not where their ink mass sits) is
+                   maximised: 0.1 deg steps over +-1.5 deg, then 0.01 deg steps, then a parabola
+               ->  confidence: how much the energy drops 1.5 deg away from the peak (0 for photos,
+                   tissue and blank paper; 1 from a 30% drop)
 
-How an image is measured (:func:`combine_tile_skews`, :func:`estimate_skew`): the tile angles
-vote (the angle with the most confident tiles within a quarter degree, mod 90), the tiles near the
-winner give a weighted median, and the weighted mean of those within a small tolerance of the
-median is the answer. Frames, barcodes and photos on a page are outvoted rather than averaged in.
+How an image is measured (:func:`estimate_skew`): the tiles' direction histograms are summed and
+their peaks are the candidate coarse directions (a scan border or a graticule seen in pieces by
+several tiles beats lettering or coastlines scattered within each tile); every tile is refined
+near a candidate, and :func:`combine_tile_skews` lets the tile angles vote (mod 90 degrees, a
+quarter-degree kernel). Tiles more than half a degree from the winner are outliers (frames,
+barcodes, photos on the page); the answer is the weighted mean of the tiles within three robust
+sigmas (0.03 to 0.1 deg) of their weighted median. The confidence grows with the share of the
+vote that agrees to 0.1 deg and with how many sharp tiles agree; below ``skew.min_confidence``
+the image's skew is reported as 0.0.
 
 Sign convention (as for rayrot's 4-way angle): ``angle_deg`` is the CLOCKWISE rotation in degrees
 that straightens the content, in ``[-max_angle_deg, max_angle_deg]`` with ``max_angle_deg <= 45``.
@@ -61,35 +69,41 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# --- algorithm constants (not user knobs; the knobs are in configs/default.yaml, section skew)
-_LOCAL_PX = 31  # side of the local-mean window of the ink map, in tile pixels
-_INK_POLARITY = "abs"  # "abs": dark and light detail; "dark": dark detail only
-_INK_CAP = 1e9  # ink saturates here: strong texture must not drown faint straight edges
+# --- algorithm constants (not user knobs; those are in configs/default.yaml, section skew)
+# ink map
+_LOCAL_PX = 31  # side of the local-mean window, in tile pixels
 _INK_LEVEL = 8.0  # grey levels a pixel must differ from its neighbourhood to count as ink
 _MIN_INK_SHARE = 0.002  # a tile with less ink than this share of its area has no structure
+# coarse stage
 _COARSE_BIN_DEG = 0.1  # direction bins of the spectrum histogram
 _COARSE_SMOOTH_DEG = 0.3  # Gaussian smoothing of that histogram (sigma)
-_WINDOW_FLAT = 0.6  # coarse stage: round window, flat inside this share of the inscribed radius
-_COARSE_R_MIN = 16  # spectrum radii used, in frequency bins of the (reduced) tile
-_FINE_HALF_DEG = 1.5  # fine search: coarse +- this ...
+_WINDOW_FLAT = 0.6  # round window, flat inside this share of the inscribed radius
+_COARSE_R_MIN = 16  # spectrum radii used from here, in frequency bins of the (halved) tile
+_CANDIDATES = 2  # coarse directions (peaks of the tiles' summed histograms) tried per image
+_SURE = 0.8  # an answer this confident is not challenged by the next candidate direction
+# fine stage
+_FINE_HALF_DEG = 1.5  # search coarse +- this ...
 _FINE_STEP_DEG = 0.1  # ... in these steps
-_FINE_WALKS = 3  # times the fine window may move when its peak lies at an end
-_FINER_HALF_DEG = 0.12  # finest search: fine +- this ...
+_FINE_WALKS = 3  # times the window may move when its peak lies at an end
+_FINER_HALF_DEG = 0.12  # then the best +- this ...
 _FINER_STEP_DEG = 0.01  # ... in these steps
 _STRIP_PX = 32  # strip width of the sheared projection profiles, in tile pixels
-_ROUND_SUPPORT = True  # fine stage: ink within the tile's inscribed circle, tapered ...
-_TAPER_FROM = 0.8  # ... full weight inside this share of the tile's inscribed radius
-_PROFILE_F_MAX = 0.5  # highest profile frequency used, in cycles per pixel
-_AGREE_DEG = 0.25  # tiles within this of each other vote together
+_TAPER_FROM = 0.8  # ink has full weight inside this share of the tile's inscribed radius
+_EDGE_POWER = 1  # profile spectrum weighted by frequency ** this (1: energy of the derivative)
+_BINS_PER_PX = 4  # profile bins per pixel
+_PROFILE_F_MAX = 0.25  # highest profile frequency used, in cycles per pixel
+_SHARP_FULL = 0.3  # energy drop 1.5 deg off the peak that gives a tile confidence 1
+# combining tiles
+_AGREE_DEG = 0.25  # tiles within this of each other vote together (Gaussian sigma)
 _INLIER_DEG = 0.5  # tiles further than this from the vote's winner are outliers
-_MEAN_DEG = 0.1  # tiles within this of the weighted median enter the final weighted mean
-_SHARP_FULL = 0.3  # a tile whose profile energy drops by this share 1.5 deg off its peak has confidence 1
-_AGREE_SCALE = 1.5  # summed confidence of agreeing tiles at which the image's confidence is 63% of the agreeing share
-_GLOBAL_VIEW = True
-_GLOBAL_WEIGHT = 0.25
+_MEAN_DEG = 0.1  # the mean takes tiles within this of the weighted median ...
+_MEAN_MIN_DEG = 0.03  # ... or within 3 robust sigmas of it when that is smaller (not below this)
+_VOTE_POWER = 1  # a tile votes with weight x confidence ** this
+_AGREE_SCALE = 1.5  # summed confidence of agreeing tiles giving 63% of the agreeing share
+# tiles cut by skew_tiles_from_array
+_GLOBAL_WEIGHT = 0.25  # content-share weight of the whole-image tile (the tiles' is their share)
 _EDGE_MARGIN = 0.12  # one-colour margin added around the image, as a share of a tile's side
-_RING_UNIFORM = 0.8  # share of border pixels near their median for the border to count as one colour
-_CANDIDATES = 2  # coarse directions (peaks of the tiles' summed histograms) tried per image
+_RING_UNIFORM = 0.8  # share of border pixels near their median for a one-colour border
 
 
 @dataclass(frozen=True)
@@ -122,7 +136,8 @@ _NONE = SkewEstimate(0.0, 0.0, 0, 0.0)
 # ----------------------------------------------------------------------------- public API
 
 
-def estimate_tile_skew(gray: np.ndarray, max_angle_deg: float, *, near_deg: float | None = None) -> SkewEstimate:
+def estimate_tile_skew(gray: np.ndarray, max_angle_deg: float, *,
+                       near_deg: float | None = None) -> SkewEstimate:
     """Measure the skew of one grey tile.
 
     Parameters
@@ -154,26 +169,32 @@ def estimate_tile_skew(gray: np.ndarray, max_angle_deg: float, *, near_deg: floa
 def combine_tile_skews(estimates: list[SkewEstimate], weights: np.ndarray | None = None) -> SkewEstimate:
     """Combine per-tile skews into one, robust to outlier tiles.
 
-    A vote picks the angle (mod 90 degrees) backed by the most weight times confidence within
-    a quarter degree; tiles more than half a degree from it are outliers (frames at another angle,
-    barcodes, photos). The answer is the weighted mean of the tiles within 0.1 deg of the weighted
-    median of the rest (weight x confidence squared).
+    A vote picks the angle (mod 90 degrees) backed by the most weight x confidence within about a
+    quarter degree; tiles more than half a degree from it are outliers (frames at another angle,
+    barcodes, photos). The answer is the mean, weighted by weight x confidence squared, of the
+    tiles within three robust sigmas (0.03 to 0.1 deg) of the weighted median of the rest.
 
     Parameters
     ----------
     estimates : list of SkewEstimate
         One per tile (from :func:`estimate_tile_skew`).
     weights : (N,) float ndarray, optional
-        Non-negative weight per tile (e.g. its content share or center weight); default all 1.
-        A tile's vote is its weight times its confidence.
+        Non-negative weight per tile (e.g. its content share); default all 1. A tile's vote is
+        its weight times its confidence.
 
     Returns
     -------
     estimate : SkewEstimate
-        ``confidence`` = (share of the vote that agrees) x (1 - exp(-(sum of the agreeing tiles'
-        confidences) / 1.5)): high when many sharp tiles agree to 0.1 deg, low for one tile or for
-        tiles scattered at random; ``n_tiles`` = agreeing tiles; 0.0 / 0.0 / 0 when no tile has
-        structure.
+        ``confidence`` = (share of the vote within 0.1 deg of the answer) x (1 - exp(-(sum of
+        those tiles' confidences) / 1.5)): high when many sharp tiles agree, low for a single
+        tile or for tiles scattered at random; ``n_tiles`` = tiles within 0.1 deg; 0.0 / 0.0 / 0
+        when no tile has structure.
+
+    Examples
+    --------
+    >>> tiles = [SkewEstimate(a, 0.8, 1) for a in (2.0, 2.02, 1.98)] + [SkewEstimate(-30.0, 1.0, 1)]
+    >>> round(combine_tile_skews(tiles).angle_deg, 2)
+    2.0
     """
     return _combine(estimates, weights)[0]
 
@@ -192,7 +213,7 @@ def _combine(estimates: list[SkewEstimate], weights: np.ndarray | None) -> tuple
         return _NONE, 0.0
     ang = np.array([e.angle_deg for e in estimates], dtype=np.float64)
     conf = np.array([e.confidence for e in estimates], dtype=np.float64)
-    vote = weights * conf
+    vote = weights * conf ** _VOTE_POWER
     total = vote.sum()
     if total <= 0:
         return _NONE, 0.0
@@ -204,15 +225,20 @@ def _combine(estimates: list[SkewEstimate], weights: np.ndarray | None) -> tuple
     d = _wrap90(ang - ref)
     near = (np.abs(d) <= _INLIER_DEG) & (vote > 0)
     med = _weighted_median(d[near], vote[near])
-    close = near & (np.abs(d - med) <= _MEAN_DEG)
+    # the mean takes the tiles within 3 robust sigmas of the median (at most _MEAN_DEG): a coarse
+    # whole-image view or a tile with odd lettering, though it agrees to a tenth, stays out
+    mad = float(np.median(np.abs(d[near] - med)))
+    tol = min(_MEAN_DEG, max(_MEAN_MIN_DEG, 3.0 * 1.4826 * mad))
+    close = near & (np.abs(d - med) <= tol)
     wc = vote[close] * conf[close]  # confident tiles count more in the mean
     offset = float(np.sum(wc * d[close]) / np.sum(wc))
     angle = float(_wrap90(np.array(ref + offset)))
-    mass = float(vote[close].sum())
-    agree = mass / total
-    confidence = agree * (1.0 - math.exp(-float(conf[close].sum()) / _AGREE_SCALE))
-    spread = float(np.sum(vote[close] * np.abs(d[close] - offset)) / mass)
-    return SkewEstimate(angle, float(confidence), int(close.sum()), spread), mass
+    # agreement (and so confidence) counts every tile within _MEAN_DEG of the answer
+    agreeing = near & (np.abs(d - offset) <= _MEAN_DEG)
+    mass = float(vote[agreeing].sum())
+    confidence = mass / total * (1.0 - math.exp(-float(conf[agreeing].sum()) / _AGREE_SCALE))
+    spread = float(np.sum(vote[agreeing] * np.abs(d[agreeing] - offset)) / mass)
+    return SkewEstimate(angle, float(confidence), int(agreeing.sum()), spread), mass
 
 
 def estimate_skew(gray_tiles: list[np.ndarray], weights: np.ndarray | None, cfg: SkewConfig) -> SkewEstimate:
@@ -222,10 +248,12 @@ def estimate_skew(gray_tiles: list[np.ndarray], weights: np.ndarray | None, cfg:
     ----------
     gray_tiles : list of (H, W) uint8 ndarray
         Content tiles of the image, spread out over it, all at the same scale (long side of the
-        image about ``cfg.target_long_px``); at most ``cfg.max_tiles`` are measured (an even
-        sample of the list when it is longer).
+        image about ``cfg.target_long_px``), ``cfg.tile_px`` square, plus (recommended) the whole
+        image as one tile from :func:`global_skew_tile`; at most ``cfg.max_tiles`` are measured
+        (an even sample of the list when it is longer).
     weights : (N,) float ndarray or None
-        Weight per tile (content share, center weight); None = all 1.
+        Weight per tile: ``sqrt(content share)`` works well, with 0.5 for the whole-image tile
+        (it is the least precise); None = all 1.
     cfg : SkewConfig
         ``enabled``, ``max_angle_deg``, ``min_confidence``, ``max_tiles`` are used here.
 
@@ -262,6 +290,10 @@ def estimate_skew(gray_tiles: list[np.ndarray], weights: np.ndarray | None, cfg:
         out, mass = _combine(ests, w)
         if mass > best_mass:
             best, best_mass = out, mass
+        if best.confidence >= _SURE:
+            break  # most tiles agree sharply: the next direction cannot win
+    log.debug("skew %.3f deg, confidence %.2f, %d of %d tiles agree", best.angle_deg, best.confidence,
+              best.n_tiles, len(feats))
     if best.confidence < cfg.min_confidence:
         return SkewEstimate(0.0, best.confidence, best.n_tiles, best.spread_deg)
     return best
@@ -310,12 +342,12 @@ def skew_tiles_from_array(gray: np.ndarray, cfg: SkewConfig) -> tuple[list[np.nd
             if share >= 0.01:
                 tiles.append(tile)
                 shares.append(share)
-    n_local = cfg.max_tiles - 1 if _GLOBAL_VIEW else cfg.max_tiles
+    n_local = cfg.max_tiles - 1
     if len(tiles) > n_local:
         keep = np.unique(np.linspace(0, len(tiles) - 1, n_local).round().astype(int))
         tiles = [tiles[i] for i in keep]
         shares = [shares[i] for i in keep]
-    if _GLOBAL_VIEW and max(full.shape) > t:
+    if max(full.shape) > t:
         tiles.append(global_skew_tile(full, t))
         shares.append(_GLOBAL_WEIGHT)
     return tiles, np.asarray(shares, dtype=np.float64)
@@ -377,12 +409,9 @@ def _ink_map(gray: np.ndarray) -> np.ndarray:
     size = min(_LOCAL_PX // 2, 2 * (min(small.shape) // 4) + 1)
     mean = ndimage.uniform_filter(small, size=size, mode="nearest")
     ink = g.reshape(h2 // 2, 2, w2 // 2, 2) - mean[:, None, :, None]
-    if _INK_POLARITY == "dark":
-        np.negative(ink, out=ink)
-    else:
-        np.abs(ink, out=ink)
+    np.abs(ink, out=ink)
     ink -= _INK_LEVEL
-    np.clip(ink, 0.0, _INK_CAP, out=ink)
+    np.maximum(ink, 0.0, out=ink)
     return ink.reshape(h2, w2)
 
 
@@ -398,7 +427,9 @@ def _direction_bins(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     r = np.hypot(fyn, fxn) * min(h, w)
     nbins = int(round(90.0 / _COARSE_BIN_DEG))
     idx = np.clip(np.floor((a + 45.0) / _COARSE_BIN_DEG).astype(np.int64), 0, nbins - 1)
-    mask = (r >= _COARSE_R_MIN) & (np.maximum(np.abs(fyn), np.abs(fxn)) < 0.45)
+    # a ring, the same radii in every direction: a square band would give the axes a different
+    # mix of frequencies (and so of power) than the diagonals
+    mask = (r >= _COARSE_R_MIN) & (np.hypot(fyn, fxn) < 0.45)
     return idx[mask], mask
 
 
@@ -407,7 +438,8 @@ def _direction_counts(h: int, w: int) -> np.ndarray:
     idx, _ = _direction_bins(h, w)
     nbins = int(round(90.0 / _COARSE_BIN_DEG))
     counts = np.bincount(idx, minlength=nbins).astype(np.float64)
-    return np.maximum(ndimage.gaussian_filter1d(counts, _COARSE_SMOOTH_DEG / _COARSE_BIN_DEG, mode="wrap"), 1e-9)
+    counts = ndimage.gaussian_filter1d(counts, _COARSE_SMOOTH_DEG / _COARSE_BIN_DEG, mode="wrap")
+    return np.maximum(counts, 1e-9)
 
 
 @lru_cache(maxsize=16)
@@ -445,7 +477,8 @@ def _direction_hist(ink: np.ndarray) -> np.ndarray:
     nbins = int(round(90.0 / _COARSE_BIN_DEG))
     # mean power per direction (axis directions hold many more frequency samples than others)
     sigma = _COARSE_SMOOTH_DEG / _COARSE_BIN_DEG
-    hist = ndimage.gaussian_filter1d(np.bincount(idx, weights=power[mask], minlength=nbins), sigma, mode="wrap")
+    hist = np.bincount(idx, weights=power[mask], minlength=nbins)
+    hist = ndimage.gaussian_filter1d(hist, sigma, mode="wrap")
     hist /= _direction_counts(*small.shape)
     return hist
 
@@ -509,8 +542,10 @@ def _strip_spectra(a: np.ndarray, b: np.ndarray, w: np.ndarray, pad: int):
     # edge would otherwise have the wrong lever arm and bias the angle toward the coarse one
     mass = np.bincount(s, weights=w, minlength=n_strips)
     centers = np.bincount(s, weights=w * a, minlength=n_strips) / np.maximum(mass, 1e-12)
-    b = b - (float(b.min()) - pad)
-    length = _fast_len(int(np.ceil(float(b.max()))) + pad + 2)
+    # bins of 1/_BINS_PER_PX pixel: the linear splat's blur then hardly depends on how the pixel
+    # lattice lines up with the bins, which it does perfectly at 0 deg (a false peak there)
+    b = (b - (float(b.min()) - pad)) * np.float32(_BINS_PER_PX)
+    length = _fast_len(int(np.ceil(float(b.max()))) + pad * _BINS_PER_PX + 2)
     b0 = b.astype(np.int32)  # b >= 0: truncation is floor
     frac = b - b0
     i0 = s * length + b0
@@ -521,10 +556,16 @@ def _strip_spectra(a: np.ndarray, b: np.ndarray, w: np.ndarray, pad: int):
     prof = prof.reshape(n_strips, length).astype(np.float32)
     prof -= prof.mean(axis=1, keepdims=True)
     spec = sfft.rfft(prof, axis=1)
-    freqs = np.fft.rfftfreq(length).astype(np.float32)
+    freqs = (np.fft.rfftfreq(length) * _BINS_PER_PX).astype(np.float32)  # cycles per pixel
     # low frequencies only: above them the pixel grid's aliases pull the angle toward the axes
     use = slice(1, int(np.searchsorted(freqs, _PROFILE_F_MAX)) + 1)
-    return spec[:, use], centers.astype(np.float32), freqs[use]
+    spec, freqs = spec[:, use], freqs[use]
+    if _EDGE_POWER:
+        # weight by frequency: the energy of the profile's derivative, i.e. of the sharp top and
+        # bottom edges of text lines, not of where their ink mass sits (capitals and bullets at
+        # line starts would tilt the mass)
+        spec = spec * (freqs ** (0.5 * _EDGE_POWER))[None, :].astype(np.float32)
+    return spec, centers.astype(np.float32), freqs
 
 
 def _profile_energy(spec, centers, freqs, t0: float, dt: float, k: int, sign: float) -> np.ndarray:
@@ -551,15 +592,14 @@ def _refine_angle(ink: np.ndarray, coarse: float, max_angle: float) -> tuple[flo
     ys, xs = np.divmod(flat, ink.shape[1])
     x = xs.astype(np.float32) - np.float32((ink.shape[1] - 1) / 2.0)
     y = ys.astype(np.float32) - np.float32((ink.shape[0] - 1) / 2.0)
-    if _ROUND_SUPPORT:
-        # a round, tapered support: the square tile's edges would pull the angle toward the axes
-        rr = np.sqrt(x * x + y * y) * np.float32(2.0 / min(ink.shape))
-        taper = np.clip((1.0 - rr) / (1.0 - _TAPER_FROM), 0.0, 1.0)
-        w = w * (0.5 - 0.5 * np.cos(np.pi * taper))
-        keep = w > 0
-        if np.count_nonzero(keep) < _MIN_INK_SHARE * ink.size:
-            return coarse, 0.0
-        w, x, y = w[keep], x[keep], y[keep]
+    # a round, tapered support: the square tile's edges would pull the angle toward the axes
+    rr = np.sqrt(x * x + y * y) * np.float32(2.0 / min(ink.shape))
+    taper = np.clip((1.0 - rr) / (1.0 - _TAPER_FROM), 0.0, 1.0)
+    w = w * (0.5 - 0.5 * np.cos(np.pi * taper))
+    keep = w > 0
+    if np.count_nonzero(keep) < _MIN_INK_SHARE * ink.size:
+        return coarse, 0.0
+    w, x, y = w[keep], x[keep], y[keep]
     c = math.radians(coarse)
     cc, sc = np.float32(math.cos(c)), np.float32(math.sin(c))
     u = x * cc - y * sc  # along the lines
@@ -651,9 +691,15 @@ def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
 
 
 def _grid(n: int, t: int) -> list[int]:
+    """Starts of tiles of side ``t`` spread over ``n`` pixels, overlapping by less than half."""
     if n <= t:
         return [0]
     k = int(math.ceil(n / t))
+    # tiles that share more than half their pixels would agree as if they were independent
+    while k > 1 and (n - t) / (k - 1) < t / 2:
+        k -= 1
+    if k == 1:
+        return [(n - t) // 2]
     return [int(round(v)) for v in np.linspace(0, n - t, k)]
 
 

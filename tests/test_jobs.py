@@ -144,7 +144,8 @@ def test_train_job_with_ray_train(tmp_path, ray_session):
     from test_model_training import tiny_cfg
 
     job = _job("train")
-    cfg = tiny_cfg(**{"ray.num_workers": 1, "ray.cpus_per_worker": 1, "optim.steps": 12})
+    cfg = tiny_cfg(**{"ray.num_workers": 1, "ray.cpus_per_worker": 1, "optim.steps": 12,
+                      "optim.rotation_views": 1})
     metrics = job.run(cfg, tmp_path / "out")
     assert metrics["steps"] == 12
     curve = metrics["loss_curve"]

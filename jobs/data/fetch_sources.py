@@ -582,6 +582,10 @@ def process(cands: Iterator[Candidate], out: Path, dev: C.HashIndex, train: C.Ha
             stats: Stats, fetched: C.Fetched, rows: list[dict]) -> None:
     for cand in cands:
         target = out / cand.category / f"{cand.package}__{cand.name}.jpg"
+        n = 2
+        while target.exists():  # two source files with the same stem (e.g. .png and .jpg)
+            target = out / cand.category / f"{cand.package}__{cand.name}_{n}.jpg"
+            n += 1
         try:
             im = cand.load()
         except Exception as exc:  # one bad file must not stop the whole fetch
