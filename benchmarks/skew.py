@@ -366,8 +366,10 @@ How to read it. Each image is tilted by a known angle drawn uniformly from the r
 PIL bicubic rotation with the canvas expanded and white fill; size a = the stored dev image enlarged
 2x (about 2000 px), b = enlarged to a 600-dpi page (long side 7000 px, the first 20 of each
 category), c = a sheet of 30 dev pages at 600 dpi tilted as a whole (libvips bicubic), written as a
-pyramidal BigTIFF and run through `rayrot.detect` (jdeskew and deskew need the whole image in
-memory and a 40000-px FFT or Hough transform: not run). Errors are taken mod 90 deg. Every method
+pyramidal BigTIFF and run through `rayrot.detect` with the default config: the pipeline picks
+the tiles; "rayrot.detect s" includes starting Ray (first image) and the 4-way model, "skew stage
+s" is the skew alone (jdeskew and deskew need the whole image in memory and a 40000-px FFT or
+Hough transform: not run). Errors are taken mod 90 deg. Every method
 gets the same grey array and the same search range; seconds are the method's call alone, one
 thread, on a 2-core machine shared with other jobs (compare within a row group, not across runs).
 rayrot measures 512-px tiles at the level where the long side is about 2048 px plus the whole

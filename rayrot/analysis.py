@@ -17,7 +17,7 @@ from .config import RunConfig
 from .errors import RayrotError
 from .result import DetectionResult
 from .source import Slide, open_slide
-from .skew import SkewEstimate, estimate_skew
+from .skew import SkewEstimate, estimate_skew, global_skew_tile
 from .tiling import (TilePlan, background_mask, content_share, grid_boxes, plan_tiles,
                      scale_for_long_side, spread_sample)
 from .vote import is_decided, tile_vote_weights, vote
@@ -85,8 +85,8 @@ def measure_skew(prep: PreparedImage, cfg: RunConfig) -> SkewEstimate:
     tiles = [_grey(slide.read_scaled(level, scale, *map(int, boxes[i]))) for i in pick]
     weights = list(np.sqrt(share[pick]))
     if max(pw, ph) > sk.tile_px:  # page edges and long rules, seen whole
-        tiles.append(_grey(slide.thumbnail(sk.tile_px)))
-        weights.append(1.0)
+        tiles.append(global_skew_tile(_grey(slide.thumbnail(2 * sk.tile_px)), sk.tile_px))
+        weights.append(0.5)
     prep.skew = estimate_skew(tiles, np.asarray(weights), sk) if tiles else SkewEstimate(0.0, 0.0, 0)
     prep.seconds["skew"] = time.perf_counter() - t0
     return prep.skew

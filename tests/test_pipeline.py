@@ -128,3 +128,41 @@ def test_ray_dataset_path(dev, ray_session):
     rows = sorted(rayrot.detect_dataset(ds).take_all(), key=lambda r: r["path"])
     assert [r["path"] for r in rows] == sorted(paths)
     assert all(r["angle"] == 0 and r["error"] == "" for r in rows)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_skewed_turned_page_comes_out_upright_and_straight(dev, ray_session, tmp_path, k):
+    """A page tilted 6 degrees and turned by 90k: the OME-Zarr and the corrected image both
+    show the original page, upright and straight (centre crop against the original)."""
+    from PIL import Image
+
+    import rayrot
+    from conftest import read_rgb
+
+    page = read_rgb(dev("documents")[8])
+    tilted = np.asarray(Image.fromarray(page).rotate(6.0, Image.BICUBIC, expand=True,
+                                                     fillcolor=(255, 255, 255)))
+    Image.fromarray(np.ascontiguousarray(np.rot90(tilted, k))).save(tmp_path / "in.png")
+    cfg = load_config(overrides=["output.formats=[zarr, image]"])
+    [res] = rayrot.correct([tmp_path / "in.png"], tmp_path / "out", cfg)
+    assert res.error is None and res.angle == 90 * k, res
+    assert res.skew_deg == pytest.approx(6.0, abs=0.1)
+    zarr_rgb = np.moveaxis(_zarr_level(tmp_path / "out" / "in.zarr")[:], 0, -1)
+    image_rgb = np.asarray(Image.open(tmp_path / "out" / "in.corrected.png").convert("RGB"))
+    h, w = page.shape[:2]
+
+    def small(a):  # 4x4 block means: a pixel or two of rounding in the centring does not matter
+        a = a[: a.shape[0] // 4 * 4, : a.shape[1] // 4 * 4].mean(axis=2)
+        return a.reshape(a.shape[0] // 4, 4, a.shape[1] // 4, 4).mean(axis=(1, 3))
+
+    grey = small(page)
+    for out in (zarr_rgb, image_rgb):
+        H, W = out.shape[:2]
+        assert H >= h and W >= w
+        y0, x0 = (H - h) // 2, (W - w) // 2
+        crop = small(out[y0:y0 + h, x0:x0 + w])
+        # Straight and upright: the crop correlates with the original page, while the same
+        # crop turned by 180 degrees, or the tilted page, would not.
+        corr = np.corrcoef(crop.ravel(), grey.ravel())[0, 1]
+        assert corr > 0.8, corr
+        assert np.corrcoef(crop[::-1, ::-1].ravel(), grey.ravel())[0, 1] < 0.5
