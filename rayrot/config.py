@@ -118,14 +118,15 @@ class ScorerConfig:
 class VoteConfig:
     center_sigma: float  # in units of the image's half diagonal
     confidence_floor: float  # 0..1
-    undetermined_threshold: float  # 0..1
+    undetermined_threshold: float  # 0..1, the winner's share of the vote mass
+    min_margin: float  # 0..1, the winner's share minus the runner-up's
     min_tiles: int
     global_weight: float
     early_stop: bool
 
     def __post_init__(self):
         _positive(self, "center_sigma")
-        _unit(self, "confidence_floor", "undetermined_threshold")
+        _unit(self, "confidence_floor", "undetermined_threshold", "min_margin")
         if self.global_weight < 0:
             raise ConfigError(f"vote.global_weight must be >= 0, got {self.global_weight}")
 

@@ -427,6 +427,8 @@ def detect_dataset(dataset, config=None, *, path_column: str = "path"):
     """
     cfg = _as_config(config)
     init_ray(cfg)
+    # Ray Data starts its own pool of scorers; ours would hold the CPUs it needs.
+    ScorerPool.release_all()
     n, opts = _actor_options(cfg)
     scorer_cls = type("_DatasetScorerFor", (_DatasetScorer,), {"path_column": path_column})
     return dataset.map_batches(scorer_cls, fn_constructor_args=(cfg,), batch_size=8,

@@ -6,7 +6,7 @@ probability is below ``vote.confidence_floor`` abstain. Class mass is the weight
 the tiles' probability vectors; the answer is the class of largest mass, and its
 confidence is that class's share of all mass. A share below
 ``vote.undetermined_threshold`` (split or weak evidence), or fewer than ``vote.min_tiles``
-voters, gives ``angle=None``: undetermined, never a confident guess.
+voters, or a margin over the runner-up below ``vote.min_margin``, gives ``angle=None``: undetermined, never a confident guess.
 """
 
 from __future__ import annotations
@@ -93,7 +93,9 @@ def vote(probs: np.ndarray, center_weight: np.ndarray, is_global: np.ndarray,
         return OrientationVote(None, 0.0, tuple(float(m) for m in mass), n_used, int(abstained.sum()))
     winner = int(np.argmax(mass))
     share = float(mass[winner] / total)
-    angle = ANGLES[winner] if share >= cfg.undetermined_threshold else None
+    margin = float((mass[winner] - np.sort(mass)[-2]) / total)
+    determined = share >= cfg.undetermined_threshold and margin >= cfg.min_margin
+    angle = ANGLES[winner] if determined else None
     return OrientationVote(angle, share, tuple(float(m) for m in mass), n_used, int(abstained.sum()))
 
 
@@ -117,7 +119,13 @@ def is_decided(mass: np.ndarray, remaining_weight: float, cfg: VoteConfig) -> bo
     lead, second = float(mass[order[0]]), float(mass[order[1]])
     if lead - second <= remaining_weight:
         return False
-    worst_share = lead / (total + remaining_weight)
-    best_share = (lead + remaining_weight) / (total + remaining_weight)
-    # Either the winner clears the threshold whatever comes, or it cannot clear it at all.
-    return worst_share >= cfg.undetermined_threshold or best_share < cfg.undetermined_threshold
+    # The answer is determined when the winner's share and its margin over the runner-up
+    # both clear their thresholds; both are lowest when all that remains goes to the
+    # runner-up, highest when it all goes to the winner.
+    t = total + remaining_weight
+    worst = (lead / t >= cfg.undetermined_threshold
+             and (lead - second - remaining_weight) / t >= cfg.min_margin)
+    best = ((lead + remaining_weight) / t >= cfg.undetermined_threshold
+            and (lead - second + remaining_weight) / t >= cfg.min_margin)
+    # Either determined whatever comes, or undetermined whatever comes.
+    return worst or not best

@@ -40,11 +40,13 @@ def cfg():
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """One local Ray for the whole test session (two CPUs, no dashboard)."""
+    """One local Ray for the whole test session (no dashboard)."""
     import ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+        # Four logical CPUs on two cores: room for the scoring actors next to a Ray Train worker
+        # or a Ray Data pool started by another test in the same session.
+        ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
     yield ray
     ray.shutdown()
