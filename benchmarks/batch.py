@@ -87,7 +87,7 @@ def main(argv=None) -> int:
     cfg = load_config()
     paths = build_images(args.n)
     loop_s = seeds_loop(paths, cfg)
-    ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     # Warm the actor pool on a few images so the timing below is throughput, not start-up.
     rayrot.detect_dataset(ray.data.from_items([{"path": str(p)} for p in paths[:8]]), cfg).take_all()
     with PeakMemory() as mem:

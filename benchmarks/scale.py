@@ -66,7 +66,7 @@ def main(argv=None) -> int:
 
     cfg = load_config(overrides=["output.formats=[zarr]"])
     t0 = time.perf_counter()
-    ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     ray_start_s = time.perf_counter() - t0
     rows = []
     for gpx in [float(s) for s in args.sizes.split(",")]:

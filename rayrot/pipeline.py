@@ -73,8 +73,9 @@ def init_ray(cfg: RunConfig) -> None:
     elif os.environ.get("RAY_ADDRESS"):
         ray.init(logging_level=logging.WARNING)
     else:
-        ray.init(num_cpus=cfg.ray.num_cpus, include_dashboard=False, logging_level=logging.WARNING,
-                 log_to_driver=False)
+        # address="local": always a new, embedded Ray, never a cluster left running on this machine.
+        ray.init(address="local", num_cpus=cfg.ray.num_cpus, include_dashboard=False,
+                 logging_level=logging.WARNING, log_to_driver=False)
 
 
 class _ScorerActor:

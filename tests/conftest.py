@@ -46,7 +46,7 @@ def ray_session():
     if not ray.is_initialized():
         # Four logical CPUs on two cores: room for the scoring actors next to a Ray Train worker
         # or a Ray Data pool started by another test in the same session.
-        ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
+        ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
     yield ray
     ray.shutdown()

@@ -145,6 +145,10 @@ def test_ray_job_submit_against_a_real_head_node(dev, tmp_path):
     out = tmp_path / "out"
     port, dash = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    # The job's `python` is the head node's: this environment's. Token auth is off for this
+    # throwaway cluster on loopback (Ray's CLI would otherwise need the head's token).
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["RAY_AUTH_MODE"] = "disabled"
     # --block keeps the head in this process group, so stopping it stops only this cluster
     # (`ray stop` would also stop the test session's own Ray).
     head = subprocess.Popen(
