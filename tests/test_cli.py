@@ -158,10 +158,15 @@ def test_ray_job_submit_against_a_real_head_node(dev, tmp_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
     try:
         _wait_for_job_server(ray_bin, dash, env)
-        proc = subprocess.run(
-            [ray_bin, "job", "submit", f"--address=http://127.0.0.1:{dash}", "--working-dir", str(REPO),
-             "--", "python", "rayrot/run.py", "--input", str(src), "--output", str(out), "--quiet"],
-            capture_output=True, text=True, timeout=600, env=env, cwd=REPO)
+        for _ in range(10):  # the job agent may start a little after the job server answers
+            proc = subprocess.run(
+                [ray_bin, "job", "submit", f"--address=http://127.0.0.1:{dash}", "--working-dir",
+                 str(REPO), "--", "python", "rayrot/run.py", "--input", str(src), "--output",
+                 str(out), "--quiet"],
+                capture_output=True, text=True, timeout=600, env=env, cwd=REPO)
+            if "No available agent" not in proc.stdout + proc.stderr:
+                break
+            time.sleep(3)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         assert "succeeded" in proc.stdout.lower() + proc.stderr.lower()
         row = pq.read_table(out / "images.parquet").to_pylist()[0]

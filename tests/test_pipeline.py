@@ -52,7 +52,7 @@ def test_gigapixel_tiff_turned_by_k_is_detected_and_corrected_exactly(giga_dir, 
     assert res.error is None
     assert res.width * res.height >= 10 ** 9
     assert res.angle == 90 * k, res
-    assert res.confidence >= 0.8
+    assert res.confidence >= 0.6
     # Scored from a coarse level, not from the gigapixel base.
     assert res.level > 0 and res.tiles_scored <= cfg.tiling.max_tiles + 1
     arr = _zarr_level(tmp_path / f"{src.stem}.zarr")
