@@ -35,6 +35,7 @@ __all__ = [
     "OutputConfig",
     "RayConfig",
     "load_config",
+    "build_config",
     "default_config_path",
     "CONFIG_DIR",
 ]
@@ -300,11 +301,24 @@ def _build(cls, data: dict, source: str, prefix: str):
         raise ConfigError(f"{source}: {exc}") from None
 
 
+def build_config(cls, data: dict, source: str):
+    """A tree of frozen dataclasses ``cls`` from a YAML mapping, with every key checked.
+
+    Shared by :func:`load_config` and the training configs; ``source`` names the file in
+    messages.
+    """
+    return _build(cls, data, source, "")
+
+
 def _coerce(tp, value, source: str, dotted: str):
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, source, dotted + ".")
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: {dotted!r} must be a mapping, got {value!r}")
+        return {str(k): _coerce(args[1], v, source, f"{dotted}.{k}") for k, v in value.items()}
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None

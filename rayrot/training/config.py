@@ -11,14 +11,13 @@ the wrong type, raises :class:`~rayrot.errors.ConfigError` naming the file and t
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..config import build_config
 from ..errors import ConfigError
 
 __all__ = ["TrainConfig", "DataConfig", "AugConfig", "OptimConfig", "RunConfigTrain",
@@ -135,50 +134,4 @@ def load_train_config(path: str | Path | None = None,
         if keys[-1] not in node:
             raise ConfigError(f"{path}: override {dotted!r}: unknown key")
         node[keys[-1]] = value
-    return _build(TrainConfig, data, str(path), "")
-
-
-def _build(cls, data, source: str, prefix: str):
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: {prefix.rstrip('.') or 'config'} must be a mapping")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = set(data) - set(names)
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {sorted(prefix + k for k in unknown)}")
-    missing = [n for n in names if n not in data]
-    if missing:
-        raise ConfigError(f"{source}: missing key(s) {[prefix + m for m in missing]}")
-    return cls(**{n: _coerce(hints[n], data[n], source, prefix + n) for n in names})
-
-
-def _coerce(tp, value, source: str, dotted: str):
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, source, dotted + ".")
-    origin = typing.get_origin(tp)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{source}: {dotted!r} must be a mapping, got {value!r}")
-        return {str(k): _coerce(typing.get_args(tp)[1], v, source, f"{dotted}.{k}")
-                for k, v in value.items()}
-    if origin in (typing.Union, types.UnionType):
-        if value is None:
-            return None
-        return _coerce([a for a in typing.get_args(tp) if a is not type(None)][0], value, source, dotted)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{source}: {dotted!r} must be true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-            raise ConfigError(f"{source}: {dotted!r} must be an integer, got {value!r}")
-        return int(value)
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{source}: {dotted!r} must be a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{source}: {dotted!r} must be a string, got {value!r}")
-        return value
-    return value
+    return build_config(TrainConfig, data, str(path))
