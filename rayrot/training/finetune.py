@@ -32,7 +32,8 @@ import torch.nn as nn
 from ..errors import ConfigError
 from ..model import load_model, save_model
 from ..preprocess import ANGLES, letterbox, rotate_by_class
-from .config import AugConfig, _build, load_train_config
+from ..config import build_config
+from .config import AugConfig, load_train_config
 from .dataset import IMAGE_SUFFIXES, _held_out, augment, load_image, make_view, worker_init_fn
 from .loop import (collect_logits, evaluate_logits, fit_temperature, normalize_batch,
                    soft_cross_entropy)
@@ -78,7 +79,7 @@ def load_finetune_config(path: str | Path | None = None,
         if k not in data:
             raise ConfigError(f"{path}: override {k!r}: unknown key")
         data[k] = v
-    return _build(FinetuneConfig, data, str(path), "")
+    return build_config(FinetuneConfig, data, str(path))
 
 
 # ----------------------------------------------------------------------------- data
