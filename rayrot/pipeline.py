@@ -395,10 +395,11 @@ def _progress_bar(total: int, progress):
 class _DatasetScorer:
     """Ray Data callable class: a batch of paths in, one row of results per path out."""
 
-    def __init__(self, cfg: RunConfig):
+    def __init__(self, cfg: RunConfig, path_column: str):
         from .scorer import TileScorer
 
         self.cfg = cfg
+        self.path_column = path_column
         self.scorer = TileScorer(cfg)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -417,8 +418,6 @@ class _DatasetScorer:
             "error": np.array([r.error or "" for r in rows], dtype=object),
         }
 
-    path_column = "path"
-
 
 def detect_dataset(dataset, config=None, *, path_column: str = "path"):
     """Orientation of every image path in a Ray Dataset (one row per path).
@@ -431,6 +430,5 @@ def detect_dataset(dataset, config=None, *, path_column: str = "path"):
     # Ray Data starts its own pool of scorers; ours would hold the CPUs it needs.
     ScorerPool.release_all()
     n, opts = _actor_options(cfg)
-    scorer_cls = type("_DatasetScorerFor", (_DatasetScorer,), {"path_column": path_column})
-    return dataset.map_batches(scorer_cls, fn_constructor_args=(cfg,), batch_size=8,
+    return dataset.map_batches(_DatasetScorer, fn_constructor_args=(cfg, path_column), batch_size=8,
                                concurrency=n, num_cpus=opts["num_cpus"], num_gpus=opts["num_gpus"])

@@ -24,12 +24,10 @@ from .config import RunConfig
 from .preprocess import PAD_VALUE, letterbox, pad_to_square, resize_square
 from .source import Slide, open_slide
 
-__all__ = ["TileScorer", "read_tile", "TILE_COLUMNS"]
+__all__ = ["TileScorer", "read_tile"]
 
 LOGGER = logging.getLogger(__name__)
 
-# Columns of a batch handed to TileScorer: one row per tile.
-TILE_COLUMNS = ("path", "level", "scale", "x", "y", "w", "h", "is_global", "rotate_deg")
 
 
 def read_tile(slide: Slide, level: int, scale: float, x: int, y: int, w: int, h: int,
