@@ -37,6 +37,7 @@ class PreparedImage:
     plan: TilePlan | None
     thumbnail: np.ndarray | None = None  # (h, w, 3) uint8, long side tiling.thumbnail_px
     skew: SkewEstimate | None = None  # set by measure_skew
+    skew_tiles: dict[str, np.ndarray] | None = None  # boxes of the tiles it measured (tiles table)
     seconds: dict[str, float] = field(default_factory=dict)
     deskew_above_deg: float = 90.0  # skew.deskew_tiles_above_deg
 
@@ -84,12 +85,37 @@ def measure_skew(prep: PreparedImage, cfg: RunConfig) -> SkewEstimate:
     pick = spread_sample(boxes, share, max(sk.max_tiles - 1, 1))
     tiles = [_grey(slide.read_scaled(level, scale, *map(int, boxes[i]))) for i in pick]
     weights = list(np.sqrt(share[pick]))
-    if max(pw, ph) > sk.tile_px:  # page edges and long rules, seen whole
+    whole = max(pw, ph) > sk.tile_px
+    if whole:  # page edges and long rules, seen whole
         tiles.append(global_skew_tile(_grey(slide.thumbnail(2 * sk.tile_px)), sk.tile_px))
         weights.append(0.5)
     prep.skew = estimate_skew(tiles, np.asarray(weights), sk) if tiles else SkewEstimate(0.0, 0.0, 0)
+    prep.skew_tiles = _skew_tile_rows(prep, level, scale, boxes[pick], whole)
     prep.seconds["skew"] = time.perf_counter() - t0
     return prep.skew
+
+
+def _skew_tile_rows(prep: PreparedImage, level: int, scale: float, boxes: np.ndarray,
+                    whole: bool) -> dict[str, np.ndarray]:
+    """Tiles-table columns for the tiles :func:`measure_skew` measured (``boxes`` in pixels of
+    the skew scale, then the whole-image tile when ``whole``), with each tile's own estimate."""
+    slide, n_grid = prep.slide, len(boxes)
+    n = n_grid + int(whole)
+    per_tile = list(prep.skew.tiles) + [None] * (n - len(prep.skew.tiles))
+    lv = slide.levels[level]
+    box_l = np.round(np.asarray(boxes, np.float64).reshape(-1, 4) * scale).astype(np.int64)
+    box_0 = np.round(box_l * lv.downsample).astype(np.int64)
+    if whole:
+        box_l = np.vstack([box_l, [[0, 0, lv.width, lv.height]]])
+        box_0 = np.vstack([box_0, [[0, 0, slide.width, slide.height]]])
+    return {
+        "path": np.array([prep.path] * n, dtype=object), "level": np.full(n, level, np.int32),
+        "x": box_l[:, 0], "y": box_l[:, 1], "w": box_l[:, 2], "h": box_l[:, 3],
+        "x0": box_0[:, 0], "y0": box_0[:, 1], "w0": box_0[:, 2], "h0": box_0[:, 3],
+        "is_global": np.arange(n) >= n_grid,
+        "skew_deg": np.array([np.nan if e is None else e.angle_deg for e in per_tile]),
+        "skew_confidence": np.array([np.nan if e is None else e.confidence for e in per_tile]),
+    }
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
@@ -157,7 +183,10 @@ class ScoreAccumulator:
 
 def finish_image(prep: PreparedImage, acc: ScoreAccumulator | None, cfg: RunConfig,
                  model_name: str, model_version: str, seconds: dict[str, float]) -> DetectionResult:
-    """Vote over what was scored and build the result (tiles as an Arrow table)."""
+    """Vote over what was scored and build the result (tiles as an Arrow table: the scored tiles,
+    then the tiles the skew estimator measured)."""
+    import pyarrow as pa
+
     from .writers import tiles_table
 
     slide, plan = prep.slide, prep.plan
@@ -167,7 +196,7 @@ def finish_image(prep: PreparedImage, acc: ScoreAccumulator | None, cfg: RunConf
     cols = acc.columns() if acc is not None else {}
     if plan is None or not cols:
         res.tiles_skipped = plan.n_skipped + len(plan.tiles) if plan is not None else 0
-        res.tiles = tiles_table(_tile_rows(prep, {}, cfg))
+        scored = tiles_table(_tile_rows(prep, {}, cfg))
     else:
         v = vote(cols["probs"], cols["center_weight"], cols["is_global"], cfg.vote)
         res.level, res.scale = plan.level, plan.scale
@@ -176,7 +205,10 @@ def finish_image(prep: PreparedImage, acc: ScoreAccumulator | None, cfg: RunConf
         res.tiles_scored = len(cols["x"])
         res.tiles_abstained = v.n_abstained
         res.tiles_skipped = plan.n_skipped + len(plan.tiles) - res.tiles_scored
-        res.tiles = tiles_table(_tile_rows(prep, cols, cfg))
+        scored = tiles_table(_tile_rows(prep, cols, cfg))
+    res.tiles = scored
+    if prep.skew_tiles is not None and len(prep.skew_tiles["x"]):
+        res.tiles = pa.concat_tables([scored, tiles_table(prep.skew_tiles, kind="skew")])
     if prep.skew is not None:
         skew = float(prep.skew.angle_deg)
         res.skew_deg = skew if abs(skew) >= cfg.skew.min_correction_deg else 0.0

@@ -35,7 +35,7 @@ def plot_result(result: DetectionResult, ax=None, thumbnail_px: int = 768):
     if result.tiles is not None and result.tiles.num_rows:
         t = result.tiles.to_pydict()
         for i in range(result.tiles.num_rows):
-            if t["is_global"][i]:
+            if t["is_global"][i] or t["kind"][i] != "orientation":
                 continue
             colour = "#7f7f7f" if t["abstained"][i] else CLASS_COLOURS[t["predicted"][i] // 90]
             alpha = 0.1 + 0.4 * float(t["confidence"][i])

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -122,12 +122,17 @@ class SkewEstimate:
     spread_deg : float
         Weighted mean absolute deviation of the supporting tiles from the answer, in degrees
         (0.0 for a single tile).
+    tiles : tuple of (SkewEstimate or None)
+        From :func:`estimate_skew` only: one entry per input tile, in input order, with that
+        tile's own estimate near the chosen direction (None: not measured, beyond
+        ``max_tiles``; angle 0 and confidence 0: no line structure). Empty otherwise.
     """
 
     angle_deg: float
     confidence: float
     n_tiles: int
     spread_deg: float = 0.0
+    tiles: tuple["SkewEstimate | None", ...] = field(default=(), repr=False, compare=False)
 
 
 _NONE = SkewEstimate(0.0, 0.0, 0, 0.0)
@@ -275,8 +280,11 @@ def estimate_skew(gray_tiles: list[np.ndarray], weights: np.ndarray | None, cfg:
     max_angle = _check_max_angle(cfg.max_angle_deg)
     feats = [_tile_features(_check_gray(gray_tiles[i], f"gray_tiles[{i}]")) for i in idx]
     keep = [k for k, f in enumerate(feats) if f is not None]
+    per_tile: list[SkewEstimate | None] = [None] * n
+    for i in idx:
+        per_tile[i] = _NONE
     if not keep:
-        return _NONE
+        return replace(_NONE, tiles=tuple(per_tile))
     feats = [feats[k] for k in keep]
     w = w[idx][keep]
     # the tiles' direction histograms vote for a common coarse direction: a scan border or a
@@ -285,18 +293,21 @@ def estimate_skew(gray_tiles: list[np.ndarray], weights: np.ndarray | None, cfg:
     votes = sum(wi * np.log(np.maximum(_over_median(h), 1.0)) for wi, (_, h) in zip(w, feats))
     best = _NONE
     best_mass = -1.0
+    best_ests: list[SkewEstimate] = []
     for coarse in _hist_peaks(votes, max_angle, _CANDIDATES):
         ests = [_tile_estimate(ink, coarse, max_angle) for ink, _ in feats]
         out, mass = _combine(ests, w)
         if mass > best_mass:
-            best, best_mass = out, mass
+            best, best_mass, best_ests = out, mass, ests
         if best.confidence >= _SURE:
             break  # most tiles agree sharply: the next direction cannot win
     log.debug("skew %.3f deg, confidence %.2f, %d of %d tiles agree", best.angle_deg, best.confidence,
               best.n_tiles, len(feats))
+    for k, e in zip(keep, best_ests):
+        per_tile[idx[k]] = e
     if best.confidence < cfg.min_confidence:
-        return SkewEstimate(0.0, best.confidence, best.n_tiles, best.spread_deg)
-    return best
+        return SkewEstimate(0.0, best.confidence, best.n_tiles, best.spread_deg, tuple(per_tile))
+    return replace(best, tiles=tuple(per_tile))
 
 
 def skew_tiles_from_array(gray: np.ndarray, cfg: SkewConfig) -> tuple[list[np.ndarray], np.ndarray]:

@@ -9,7 +9,7 @@ never leaves a half-written file or store behind; a failing write raises
 The outputs::
 
     images.parquet   one row per input       IMAGES_SCHEMA   write_images_parquet(results, path)
-    tiles.parquet    one row per scored tile TILES_SCHEMA    write_tiles_parquet(tables, path)
+    tiles.parquet    one row per tile       TILES_SCHEMA    write_tiles_parquet(tables, path)
     <name>.zarr      corrected image, OME-NGFF multiscales   plan_zarr -> write_ome_zarr
     <name>.corrected.<ext>, <name>.angle.txt, <name>.meta.json        write_corrected_image
 
@@ -53,6 +53,7 @@ from .errors import WriteError
 __all__ = [
     "IMAGES_SCHEMA",
     "TILES_SCHEMA",
+    "TILE_KINDS",
     "check_output_dir",
     "images_table",
     "tiles_table",
@@ -114,6 +115,8 @@ IMAGES_SCHEMA = pa.schema([
 
 TILES_SCHEMA = pa.schema([
     _field("path", pa.string(), "input file the tile was read from"),
+    _field("kind", pa.string(), "'orientation': a tile the model scored for the 4-way vote; "
+           "'skew': a tile the fine-skew estimator measured (its own scale and grid)"),
     _field("level", pa.int32(), "pyramid level the tile was read from"),
     _field("x", pa.int64(), "left edge, in pixels of that level", "px"),
     _field("y", pa.int64(), "top edge, in pixels of that level", "px"),
@@ -125,17 +128,22 @@ TILES_SCHEMA = pa.schema([
     _field("h0", pa.int64(), "height, level-0 pixels", "px"),
     _field("is_global", pa.bool_(),
            "true for the whole-image view (the image shrunk into one tile)"),
-    _field("center_weight", pa.float32(),
-           "vote weight from the distance to the image centre, 0..1"),
-    *[_field(f"p_{a}", pa.float32(), f"model probability of class {a} deg") for a in ANGLES],
-    _field("predicted", pa.int16(), "the tile's top class, clockwise degrees 0/90/180/270", "deg"),
-    _field("confidence", pa.float32(), "the tile's top probability, 0..1"),
-    _field("abstained", pa.bool_(), "true when confidence is below the floor (no vote)"),
-    _field("skew_deg", pa.float32(), "the tile's skew estimate; null where not measured", "deg",
+    _field("center_weight", pa.float32(), "vote weight from the distance to the image centre, "
+           "0..1; null in skew rows", nullable=True),
+    *[_field(f"p_{a}", pa.float32(), f"model probability of class {a} deg; null in skew rows",
+             nullable=True) for a in ANGLES],
+    _field("predicted", pa.int16(), "the tile's top class, clockwise degrees 0/90/180/270; "
+           "null in skew rows", "deg", nullable=True),
+    _field("confidence", pa.float32(), "the tile's top probability, 0..1; null in skew rows",
            nullable=True),
-    _field("skew_confidence", pa.float32(), "confidence of the tile's skew; null where not "
-           "measured", nullable=True),
-], metadata={"rayrot": "tiles", "description": "one row per scored tile"})
+    _field("abstained", pa.bool_(), "true when confidence is below the floor (no vote); null "
+           "in skew rows", nullable=True),
+    _field("skew_deg", pa.float32(), "the tile's own skew estimate near the image's skew "
+           "direction (0 where it has no line structure); null where not measured", "deg",
+           nullable=True),
+    _field("skew_confidence", pa.float32(), "confidence of the tile's skew, 0..1; null where "
+           "not measured", nullable=True),
+], metadata={"rayrot": "tiles", "description": "one row per scored or measured tile"})
 
 
 # ----------------------------------------------------------------------------- files and folders
@@ -265,11 +273,20 @@ def _image_row(r: Any) -> dict[str, Any]:
     return row
 
 
-_TILE_OPTIONAL = ("skew_deg", "skew_confidence")
+TILE_KINDS = ("orientation", "skew")
+# Columns a row of each kind must have; every other column may be left out (null).
+_TILE_REQUIRED = {
+    "orientation": ("path", "level", "x", "y", "w", "h", "x0", "y0", "w0", "h0", "is_global",
+                    "center_weight", *(f"p_{a}" for a in ANGLES), "predicted", "confidence",
+                    "abstained"),
+    "skew": ("path", "level", "x", "y", "w", "h", "x0", "y0", "w0", "h0", "is_global",
+             "skew_deg", "skew_confidence"),
+}
 
 
-def tiles_table(records: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> pa.Table:
-    """Per-tile columns (or row dicts) to a table in :data:`TILES_SCHEMA`.
+def tiles_table(records: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+                kind: str = "orientation") -> pa.Table:
+    """Per-tile columns (or row dicts) of one kind to a table in :data:`TILES_SCHEMA`.
 
     Parameters
     ----------
@@ -277,10 +294,13 @@ def tiles_table(records: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> pa.
         Columns named as in :data:`TILES_SCHEMA`, each a length-N sequence (NumPy arrays
         preferred). A scalar (e.g. ``path`` or ``level``) is repeated N times. ``probs``, an
         ``(N, 4)`` array in class order 0/90/180/270, may stand in for ``p_0 .. p_270``.
-        ``skew_deg`` and ``skew_confidence`` may be left out; NaN in them means not measured
-        and becomes null. ``predicted`` is in degrees (0/90/180/270), not a class index.
-        A list of row dicts is accepted as well. Zero-length columns (or none) give an empty
-        table.
+        Columns that a row of ``kind`` does not need may be left out and are null; NaN in a
+        nullable float column also becomes null. ``predicted`` is in degrees (0/90/180/270),
+        not a class index. A list of row dicts is accepted as well. Zero-length columns (or
+        none) give an empty table.
+    kind : {"orientation", "skew"}
+        Scored tiles of the 4-way vote (which need the probability columns) or tiles measured
+        by the fine-skew estimator (which need ``skew_deg`` and ``skew_confidence``).
 
     Returns
     -------
@@ -289,9 +309,11 @@ def tiles_table(records: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> pa.
     Raises
     ------
     ValueError
-        Unknown or missing columns, columns of different lengths, or ``predicted`` values that
-        are not angles; the message names them.
+        Unknown kind, unknown or missing columns, columns of different lengths, or
+        ``predicted`` values that are not angles; the message names them.
     """
+    if kind not in TILE_KINDS:
+        raise ValueError(f"tiles_table: kind must be one of {TILE_KINDS}, got {kind!r}")
     if not isinstance(records, Mapping):
         rows = list(records)
         if not rows:
@@ -303,6 +325,10 @@ def tiles_table(records: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> pa.
         probs = np.asarray(cols.pop("probs"), np.float32).reshape(-1, 4)
         for i, a in enumerate(ANGLES):
             cols.setdefault(f"p_{a}", probs[:, i])
+    if "kind" in cols:  # rows read back from a table: they must all be of this kind
+        given = {cols.pop("kind")} if _is_scalar(cols["kind"]) else set(cols.pop("kind"))
+        if given - {kind}:
+            raise ValueError(f"tiles_table: rows of kind {sorted(given)} in a {kind!r} table")
     names = TILES_SCHEMA.names
     unknown = sorted(set(cols) - set(names))
     if unknown:
@@ -310,12 +336,13 @@ def tiles_table(records: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> pa.
     n = _common_length(cols)
     if n == 0:  # no tile scored: an empty table, whatever columns came along
         return TILES_SCHEMA.empty_table()
-    missing = [c for c in names if c not in cols and c not in _TILE_OPTIONAL]
+    missing = [c for c in _TILE_REQUIRED[kind] if c not in cols]
     if missing:
-        raise ValueError(f"tiles_table: missing column(s) {missing}")
+        raise ValueError(f"tiles_table: missing column(s) {missing} for {kind} tiles")
+    cols["kind"] = kind
     arrays = [_tile_column(TILES_SCHEMA.field(name), cols.get(name), n) for name in names]
     table = pa.Table.from_arrays(arrays, schema=TILES_SCHEMA)
-    bad = set(np.unique(table.column("predicted").to_numpy())) - set(ANGLES)
+    bad = set(np.unique(table.column("predicted").drop_null().to_numpy())) - set(ANGLES)
     if bad:
         raise ValueError(f"tiles_table: 'predicted' must be clockwise degrees {ANGLES}, "
                          f"got {sorted(int(b) for b in bad)}")
@@ -345,6 +372,8 @@ def _tile_column(field: pa.Field, value: Any, n: int) -> pa.Array:
     if pa.types.is_floating(field.type) and field.nullable:
         arr = np.asarray([np.nan if v is None else v for v in value], np.float64)
         return pa.array(arr, field.type, mask=np.isnan(arr))
+    if field.nullable and any(v is None for v in value):
+        return pa.array(list(value), field.type)
     return pa.array(np.asarray(value), field.type)
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
 from conftest import read_rgb
 from rayrot.analysis import analyze_image, measure_skew, prepare_image, tile_batches
 from rayrot.config import load_config
+from rayrot.writers import write_tiles_parquet
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,8 @@ def test_turned_document_page(dev, scorer, tmp_path, k):
     assert res.error is None
     assert res.angle == 90 * k, res
     assert res.confidence > 0.8
-    assert res.tiles.num_rows == res.tiles_scored > 0
+    kinds = res.tiles.column("kind").to_pylist()
+    assert kinds.count("orientation") == res.tiles_scored > 0
     assert res.tiles_scored + res.tiles_skipped >= len(prepare_image(str(tmp_path / "p.png"),
                                                                      scorer.cfg).plan.tiles)
 
@@ -99,10 +103,21 @@ def test_skewed_turned_page(dev, scorer, tmp_path, tilt):
     """A page tilted (PIL turns counter-clockwise) and turned: the 4-way angle and the skew."""
     page = Image.fromarray(read_rgb(dev("documents")[6]))
     tilted = page.rotate(tilt, Image.BICUBIC, expand=True, fillcolor=(255, 255, 255))
-    np.asarray(tilted)
     Image.fromarray(np.ascontiguousarray(np.rot90(np.asarray(tilted), 3))).save(tmp_path / "s.png")
     res = analyze_image(str(tmp_path / "s.png"), scorer.cfg, scorer)
     assert res.angle == 270, res
     assert res.skew_deg == pytest.approx(tilt, abs=0.15)
+    # The tiles table also holds the tiles the skew estimator measured, each with its own angle:
+    # most text tiles agree with the image's skew, and the whole-image tile is among them.
+    skew_rows = res.tiles.filter(pc.equal(res.tiles.column("kind"), "skew")).to_pydict()
+    n = len(skew_rows["x"])
+    assert n >= 3 and skew_rows["is_global"].count(True) == 1
+    assert all(p is None for p in skew_rows["p_0"]) and None not in skew_rows["skew_confidence"]
+    angles = np.array(skew_rows["skew_deg"], np.float64)
+    assert np.median(angles) == pytest.approx(tilt, abs=0.15)
+    assert max(skew_rows["x0"][i] + skew_rows["w0"][i] for i in range(n)) <= res.width
+    assert max(skew_rows["y0"][i] + skew_rows["h0"][i] for i in range(n)) <= res.height
+    back = pq.read_table(write_tiles_parquet([res.tiles], tmp_path / "tiles.parquet"))
+    assert back.equals(res.tiles.cast(back.schema))
     prep = prepare_image(str(tmp_path / "s.png"), scorer.cfg)
     assert measure_skew(prep, scorer.cfg).angle_deg == pytest.approx(tilt, abs=0.15)

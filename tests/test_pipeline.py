@@ -115,7 +115,9 @@ def test_detect_list_keeps_order_and_reports_bad_files(dev, ray_session, tmp_pat
     assert results[0].ok and results[2].ok
     # A single path gives a single result, with its tiles as an Arrow table.
     one = rayrot.detect(good[0])
-    assert one.angle == 0 and one.tiles.num_rows == one.tiles_scored
+    assert one.angle == 0
+    kinds = one.tiles.column("kind").to_pylist()
+    assert kinds.count("orientation") == one.tiles_scored and "skew" in kinds
 
 
 def test_ray_dataset_path(dev, ray_session):

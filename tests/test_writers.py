@@ -208,6 +208,25 @@ def test_tiles_table_columns_and_nulls(tmp_path):
     assert empty.num_rows == 0 and empty.schema.names == writers.TILES_SCHEMA.names
 
 
+def test_skew_tiles_share_the_table_with_scored_tiles(tmp_path):
+    """Tiles the skew estimator measured are rows of kind 'skew': their own skew columns set,
+    the model's columns null; both kinds go into one tiles.parquet."""
+    scored = writers.tiles_table(_tile_columns(3))
+    geometry = {k: v for k, v in _tile_columns(2).items()
+                if k in ("path", "level", "x", "y", "w", "h", "x0", "y0", "w0", "h0", "is_global")}
+    skew = writers.tiles_table({**geometry, "skew_deg": np.array([-3.02, np.nan]),
+                                "skew_confidence": np.array([0.9, np.nan])}, kind="skew")
+    back = pq.read_table(writers.write_tiles_parquet([scored, skew], tmp_path / "tiles.parquet"))
+    assert back.column("kind").to_pylist() == ["orientation"] * 3 + ["skew"] * 2
+    rows = back.to_pylist()[3:]
+    assert rows[0]["skew_deg"] == pytest.approx(-3.02) and rows[1]["skew_deg"] is None
+    assert all(r["p_0"] is None and r["predicted"] is None and r["abstained"] is None for r in rows)
+    with pytest.raises(ValueError, match="missing column.*skew_deg"):
+        writers.tiles_table(geometry, kind="skew")
+    with pytest.raises(ValueError, match="kind"):
+        writers.tiles_table(back.to_pylist(), kind="orientation")
+
+
 def test_tiles_table_from_rows_matches_columns():
     cols = _tile_columns(3)
     table = writers.tiles_table(cols)

@@ -93,6 +93,7 @@ class RunConfigTrain:
     val_every: int  # steps between validation passes (0: only at the end)
     channels_last: bool
     compile: bool  # torch.compile the model (CUDA only)
+    init_weights: str | None  # .safetensors (or registered name) to start from; None: from scratch
 
 
 @dataclass(frozen=True)

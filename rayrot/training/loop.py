@@ -29,7 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import yaml
 
-from ..model import create_model, default_card, save_model
+from ..model import create_model, default_card, load_model, save_model
 from .config import TrainConfig, load_train_config
 from .dataset import (CATEGORIES, UNIFORM_CATEGORIES, SourceSet, TrainStream, ValSet,
                       worker_init_fn)
@@ -223,7 +223,7 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
           *, rank: int = 0, world_size: int = 1,
           prepare_model: Callable[[nn.Module], nn.Module] | None = None,
           report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Train ``cfg.run.model`` from scratch; write weights, card and metrics into ``out_dir``.
+    """Train ``cfg.run.model`` from scratch (or from ``cfg.run.init_weights``); write weights, card and metrics into ``out_dir``.
 
     Parameters
     ----------
@@ -263,7 +263,16 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
 
     card0 = default_card(cfg.run.model)
     mean, std = card0.mean, card0.std
-    model = create_model(cfg.run.model).to(device)
+    model = create_model(cfg.run.model)
+    if cfg.run.init_weights:
+        # Continue a earlier run (e.g. a second GPU lease): same architecture, fresh optimiser.
+        start, start_card = load_model(cfg.run.init_weights, "cpu")
+        if start_card.arch != cfg.run.model:
+            raise ValueError(f"init_weights {cfg.run.init_weights} is a {start_card.arch}, "
+                             f"not a {cfg.run.model}")
+        model.load_state_dict(start.state_dict())
+        LOGGER.info("starting from %s (version %s)", cfg.run.init_weights, start_card.version)
+    model = model.to(device)
     if cfg.run.channels_last:
         model = model.to(memory_format=torch.channels_last)
     n_params = sum(p.numel() for p in model.parameters())
