@@ -376,10 +376,30 @@ rayrot measures 512-px tiles at the level where the long side is about 2048 px p
 image in one tile, and answers 0.0 when its confidence is below `skew.min_confidence` (0.5);
 "answered" is how often it did not decline, and the last column is its accuracy when it answered.
 Maps: many dev maps have no straight lines of their own (country outlines, shaded relief) - their
-only line structure is the edge of the tilted image against the white fill, so their ground truth
-is fuzzy and rayrot declines on part of them by design (content without line structure gets 0.0,
-never a guess), which is what its mean error over maps counts.
+only line structure is the edge of the tilted image against the white fill (as a scanned sheet's
+edge against the scanner bed). rayrot measures that border apart (straight sides of the outline
+of what differs from the surround; two or more that agree make a border) and answers with it
+when the tiles are not sure of their own answer. A few dev maps are drawn on white to their edges
+(kgeography countries on a white sea, hexbin plots): tilted on white they show no border and no
+straight lines, and rayrot declines on them (0.0, never a guess); a decline counts the whole
+tilt as its error, which is most of rayrot's mean error over maps.
 """
+
+
+def merge(payloads: list[dict]) -> dict:
+    """Several runs' JSON as one (the first run's config; rows pooled, summary recomputed)."""
+    if len(payloads) == 1:
+        return payloads[0]
+    out = dict(payloads[0])
+    out["command"] = " and ".join(f"`{p['command']}`" for p in payloads).strip("`")
+    out["date"] = max(p.get("date", "") for p in payloads)
+    out["seconds_total"] = sum(p["seconds_total"] for p in payloads)
+    out["rows"] = [r for p in payloads for r in p["rows"]]
+    out["summary"] = summarise(out["rows"], float(out["config"]["min_confidence"]))
+    out["no_structure"] = next((p["no_structure"] for p in payloads if p.get("no_structure")), [])
+    out["gigapixel"] = next((p["gigapixel"] for p in payloads if "images" in p.get("gigapixel", {})),
+                            payloads[0].get("gigapixel", {}))
+    return out
 
 
 def render(payload: dict) -> str:
@@ -433,12 +453,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--out", default=str(OUT_JSON))
     ap.add_argument("--results", action="store_true", help="write the Skew section of RESULTS.md")
-    ap.add_argument("--from-json", default=None, metavar="PATH",
-                    help="run nothing: print (and with --results write) the tables of an earlier run")
+    ap.add_argument("--from-json", default=None, metavar="PATH[,PATH...]",
+                    help="run nothing: print (and with --results write) the tables of an earlier run, "
+                         "or of several runs merged (e.g. sizes a,b in one run and c in another)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     if args.from_json:
-        md = render(json.loads(Path(args.from_json).read_text()))
+        md = render(merge([json.loads(Path(p).read_text()) for p in args.from_json.split(",") if p]))
         print(md)
         if args.results:
             write_results(md)

@@ -28,6 +28,16 @@ sigmas (0.03 to 0.1 deg) of their weighted median. The confidence grows with the
 vote that agrees to 0.1 deg and with how many sharp tiles agree; below ``skew.min_confidence``
 the image's skew is reported as 0.0.
 
+The image's own border (a scanned sheet on the scanner bed, an image turned on a canvas of one
+colour) is measured apart, on the whole image (:func:`estimate_skew_array`) or on the whole-image
+tile (:func:`estimate_skew`): the outline of what differs from the surround, seen from the four
+sides, is searched for straight sides (least-squares lines; a digital straight edge lies within
+0.29 px RMS of its line, ragged text margins and coastlines do not). Two or more straight sides
+that agree make a border: its direction is the first candidate the tiles are refined near, and
+its angle is the answer unless the tiles are sure of their own (maps and photos whose only line
+structure is their edge; untilted photos and micrographs have no such surround and are not
+affected).
+
 Sign convention (as for rayrot's 4-way angle): ``angle_deg`` is the CLOCKWISE rotation in degrees
 that straightens the content, in ``[-max_angle_deg, max_angle_deg]`` with ``max_angle_deg <= 45``.
 Content tilted 3 degrees clockwise (its text lines go down to the right, image y pointing down)
@@ -104,6 +114,21 @@ _AGREE_SCALE = 1.5  # summed confidence of agreeing tiles giving 63% of the agre
 _GLOBAL_WEIGHT = 0.25  # content-share weight of the whole-image tile (the tiles' is their share)
 _EDGE_MARGIN = 0.12  # one-colour margin added around the image, as a share of a tile's side
 _RING_UNIFORM = 0.8  # share of border pixels near their median for a one-colour border
+# image border against a one-colour surround (scanner bed, fill of a rotated canvas)
+_BORDER_LEVEL = 8  # grey levels from the surround that count as the image (plus 3x its noise) ...
+_BORDER_LEVEL_MAX = 24  # ... up to this
+_BORDER_COARSE_DEG = 0.5  # coarse search for the sides' direction, in these steps ...
+_BORDER_COARSE_BIN_PX = 6.0  # ... collecting outline points within pairs of bins this wide
+_BORDER_FINE_DEG = 0.02  # then these steps within one coarse step ...
+_BORDER_FINE_BIN_PX = 1.5  # ... and bins this wide
+_BORDER_RMS_PX = 0.45  # a side is straight when its outline points lie this close to a line (RMS)
+_BORDER_MIN_SPAN = 0.2  # ... and span this share of the image's width (height) ...
+_BORDER_MIN_POINTS = 48  # ... with at least these many points
+_BORDER_AGREE_DEG = 0.1  # sides of one border agree to this
+_BORDER_MIN_SUPPORT = 0.6  # summed spans of at least two agreeing straight sides for a border
+_BORDER_FULL_SPAN = 0.5  # the border's confidence is 1 - exp(-summed spans / this)
+_BORDER_BAND = 0.25  # a tile is a whole image on its surround when a band of this share of
+#                      its margin (_EDGE_MARGIN) is one colour on all four sides
 
 
 @dataclass(frozen=True)
@@ -255,7 +280,8 @@ def estimate_skew(gray_tiles: list[np.ndarray], weights: np.ndarray | None, cfg:
         Content tiles of the image, spread out over it, all at the same scale (long side of the
         image about ``cfg.target_long_px``), ``cfg.tile_px`` square, plus (recommended) the whole
         image as one tile from :func:`global_skew_tile`; at most ``cfg.max_tiles`` are measured
-        (an even sample of the list when it is longer).
+        (an even sample of the list when it is longer). A tile with a band of one colour all
+        round (the whole-image tile on its surround) is also searched for the image's border.
     weights : (N,) float ndarray or None
         Weight per tile: ``sqrt(content share)`` works well, with 0.5 for the whole-image tile
         (it is the least precise); None = all 1.
@@ -268,6 +294,14 @@ def estimate_skew(gray_tiles: list[np.ndarray], weights: np.ndarray | None, cfg:
         ``angle_deg`` is 0.0 when skew is disabled, no tile has line structure, or the combined
         confidence is below ``cfg.min_confidence`` (the confidence is still reported).
     """
+    return _estimate(gray_tiles, weights, cfg, None)
+
+
+def _estimate(gray_tiles: list[np.ndarray], weights: np.ndarray | None, cfg: SkewConfig,
+              border: SkewEstimate | None | bool) -> SkewEstimate:
+    """:func:`estimate_skew`; ``border``: the image border's skew measured by the caller on the
+    whole image (:func:`_border_skew`; False: it found none), or None to look for it in the
+    tiles that hold the whole image on its surround (:func:`global_skew_tile`)."""
     n = len(gray_tiles)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
     if w.shape[0] != n:
@@ -278,13 +312,23 @@ def estimate_skew(gray_tiles: list[np.ndarray], weights: np.ndarray | None, cfg:
     if n > cfg.max_tiles:
         idx = np.unique(np.linspace(0, n - 1, cfg.max_tiles).round().astype(int))
     max_angle = _check_max_angle(cfg.max_angle_deg)
-    feats = [_tile_features(_check_gray(gray_tiles[i], f"gray_tiles[{i}]")) for i in idx]
+    grays = {int(i): _check_gray(gray_tiles[i], f"gray_tiles[{i}]") for i in idx}
+    # a border measured on the whole image at this scale is finer than the tiles' when they are
+    # not sure; one found in the (smaller) whole-image tile only overrules tiles that cannot answer
+    # or that contradict it
+    sure_above = _SURE
+    if border is None:
+        border = _border_from_tiles([grays[int(i)] for i in idx], max_angle)
+        sure_above = cfg.min_confidence
+    border = border or None
+    feats = [_tile_features(grays[int(i)]) for i in idx]
     keep = [k for k, f in enumerate(feats) if f is not None]
     per_tile: list[SkewEstimate | None] = [None] * n
     for i in idx:
         per_tile[i] = _NONE
     if not keep:
-        return replace(_NONE, tiles=tuple(per_tile))
+        out = _NONE if border is None else _with_border(_NONE, border, [], np.zeros(0), sure_above)[0]
+        return _decline_below(out, cfg, tuple(per_tile))
     feats = [feats[k] for k in keep]
     w = w[idx][keep]
     # the tiles' direction histograms vote for a common coarse direction: a scan border or a
@@ -294,8 +338,15 @@ def estimate_skew(gray_tiles: list[np.ndarray], weights: np.ndarray | None, cfg:
     best = _NONE
     best_mass = -1.0
     best_ests: list[SkewEstimate] = []
-    for coarse in _hist_peaks(votes, max_angle, _CANDIDATES):
+    border_ests: list[SkewEstimate] = []
+    candidates = _hist_peaks(votes, max_angle, _CANDIDATES)
+    if border is not None:  # the border's direction is tried first
+        candidates = [border.angle_deg] + [c for c in candidates
+                                           if abs(float(_wrap90(np.array(c - border.angle_deg)))) > 2.0]
+    for j, coarse in enumerate(candidates):
         ests = [_tile_estimate(ink, coarse, max_angle) for ink, _ in feats]
+        if j == 0 and border is not None:
+            border_ests = ests
         out, mass = _combine(ests, w)
         if mass > best_mass:
             best, best_mass, best_ests = out, mass, ests
@@ -303,11 +354,63 @@ def estimate_skew(gray_tiles: list[np.ndarray], weights: np.ndarray | None, cfg:
             break  # most tiles agree sharply: the next direction cannot win
     log.debug("skew %.3f deg, confidence %.2f, %d of %d tiles agree", best.angle_deg, best.confidence,
               best.n_tiles, len(feats))
+    if border is not None:
+        best, border_won = _with_border(best, border, border_ests, w, sure_above)
+        if border_won:
+            best_ests = border_ests  # the tiles' own estimates near the border's direction
     for k, e in zip(keep, best_ests):
         per_tile[idx[k]] = e
-    if best.confidence < cfg.min_confidence:
-        return SkewEstimate(0.0, best.confidence, best.n_tiles, best.spread_deg, tuple(per_tile))
-    return replace(best, tiles=tuple(per_tile))
+    return _decline_below(best, cfg, tuple(per_tile))
+
+
+def _decline_below(est: SkewEstimate, cfg: SkewConfig, per_tile: tuple) -> SkewEstimate:
+    """``est`` with the per-tile estimates; angle 0.0 when its confidence is below min_confidence."""
+    if est.confidence < cfg.min_confidence:
+        return SkewEstimate(0.0, est.confidence, est.n_tiles, est.spread_deg, per_tile)
+    return replace(est, tiles=per_tile)
+
+
+def _with_border(best: SkewEstimate, border: SkewEstimate, ests: list[SkewEstimate],
+                 w: np.ndarray, sure_above: float) -> tuple[SkewEstimate, bool]:
+    """The answer when the image's border was found, and whether it is the border's.
+
+    The tiles' answer ``best`` stands when its confidence is at least ``sure_above`` (text lines
+    and rules measure more finely than a border does at the skew scale), or at least
+    ``_SURE`` whatever the border says (sure tiles are rarely wrong; a border may be a frame
+    drawn askew); below that a border that they contradict by more than ``_INLIER_DEG``
+    overrules them too. Otherwise the answer is the border's angle, supported by the tiles
+    (``ests``, refined near the border's direction, weights ``w``) that agree with it to
+    ``_MEAN_DEG``.
+    """
+    diff = abs(float(_wrap90(np.array(best.angle_deg - border.angle_deg))))
+    agree = diff <= _BORDER_AGREE_DEG
+    if best.confidence >= _SURE or (best.confidence >= sure_above and diff <= _INLIER_DEG):
+        return best, False
+    d = np.array([abs(float(_wrap90(np.array(e.angle_deg - border.angle_deg)))) for e in ests])
+    c = np.array([e.confidence for e in ests])
+    sup = (c > 0) & (d <= _MEAN_DEG)
+    vote = (np.asarray(w, dtype=np.float64) * c)[sup]
+    spread = float(np.sum(vote * d[sup]) / vote.sum()) if vote.sum() > 0 else border.spread_deg
+    conf = max(border.confidence, best.confidence if agree else 0.0)
+    return SkewEstimate(border.angle_deg, conf, int(sup.sum()), spread), True
+
+
+def _border_from_tiles(tiles: list[np.ndarray], max_angle: float) -> SkewEstimate | bool:
+    """The border's skew from the tiles that hold the whole image on its surround, with a band
+    of one colour on all four sides (:func:`global_skew_tile`); False when there is none."""
+    found = []
+    for t in tiles:
+        b = max(2, int(round(min(t.shape) * _EDGE_MARGIN * _BORDER_BAND)))
+        if min(t.shape) < 8 * b:
+            continue
+        band = np.concatenate([t[:b].ravel(), t[-b:].ravel(), t[:, :b].ravel(), t[:, -b:].ravel()])
+        fill = int(np.median(band))
+        if np.mean(np.abs(band.astype(np.int16) - fill) <= 16) < 0.99:
+            continue
+        est = _border_skew(t, max_angle)
+        if est is not None:
+            found.append(est)
+    return max(found, key=lambda e: e.confidence) if found else False
 
 
 def skew_tiles_from_array(gray: np.ndarray, cfg: SkewConfig) -> tuple[list[np.ndarray], np.ndarray]:
@@ -330,10 +433,17 @@ def skew_tiles_from_array(gray: np.ndarray, cfg: SkewConfig) -> tuple[list[np.nd
     weights : (N,) float64 ndarray
         Content share of each tile (share of pixels that differ from the paper).
     """
-    gray = _check_gray(gray, "gray")
+    return _cut_tiles(_skew_scale(_check_gray(gray, "gray"), cfg), cfg)
+
+
+def _skew_scale(gray: np.ndarray, cfg: SkewConfig) -> np.ndarray:
+    """The image shrunk by the largest whole factor that keeps its long side >= target_long_px."""
     f = max(1, int(max(gray.shape) // cfg.target_long_px))
-    if f > 1:
-        gray = _block_mean(gray, f)
+    return _block_mean(gray, f) if f > 1 else gray
+
+
+def _cut_tiles(gray: np.ndarray, cfg: SkewConfig) -> tuple[list[np.ndarray], np.ndarray]:
+    """:func:`skew_tiles_from_array` on the image already at the skew scale."""
     t = cfg.tile_px
     fill = _border_fill(gray)
     full = gray
@@ -399,9 +509,14 @@ def global_skew_tile(gray: np.ndarray, tile_px: int) -> np.ndarray:
 
 
 def estimate_skew_array(gray: np.ndarray, cfg: SkewConfig) -> SkewEstimate:
-    """:func:`estimate_skew` on the tiles :func:`skew_tiles_from_array` cuts from ``gray``."""
-    tiles, weights = skew_tiles_from_array(gray, cfg)
-    return estimate_skew(tiles, np.sqrt(weights) if len(weights) else None, cfg)
+    """:func:`estimate_skew` on the tiles :func:`skew_tiles_from_array` cuts from ``gray``, with
+    the image's border (if any) measured on the whole image at the skew scale."""
+    small = _skew_scale(_check_gray(gray, "gray"), cfg)
+    tiles, weights = _cut_tiles(small, cfg)
+    # the image's own border, measured on the whole image at the skew scale (finer than in the
+    # whole-image tile)
+    border = (_border_skew(small, _check_max_angle(cfg.max_angle_deg)) or False) if cfg.enabled else False
+    return _estimate(tiles, np.sqrt(weights) if len(weights) else None, cfg, border)
 
 
 # ----------------------------------------------------------------------------- per-tile stages
@@ -657,6 +772,152 @@ def _border_fill(gray: np.ndarray) -> int | None:
     ring = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]).astype(np.int16)
     fill = int(np.median(ring))
     return fill if np.mean(np.abs(ring - fill) <= 16) >= _RING_UNIFORM else None
+
+
+def _border_skew(gray: np.ndarray, max_angle: float) -> SkewEstimate | None:
+    """Skew of the image's own border against a one-colour surround; None when there is none.
+
+    A scanned sheet on the scanner bed, or an image turned on a canvas filled with one colour,
+    shows its border as straight sides wherever its content is not the surround's colour. The
+    outline (the first pixel off the surround's colour seen from each side, per row and per
+    column) is searched for the direction along which most outline points line up; each side is
+    then fitted by least squares. A border needs at least two sides that are straight to
+    ``_BORDER_RMS_PX`` (the staircase of a digital line is 0.29 px; ragged text margins,
+    coastlines and silhouettes are rougher), agree to ``_BORDER_AGREE_DEG`` and together span
+    ``_BORDER_MIN_SUPPORT`` of the image's width or height: a lone straight edge (a rule, a
+    panel) is left to the tiles. The confidence grows with the summed span.
+    """
+    ring = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]).astype(np.int16)
+    fill = int(np.median(ring))
+    dev = np.abs(ring - fill)
+    near = dev <= 16
+    if np.mean(near) < _RING_UNIFORM:
+        return None
+    level = min(_BORDER_LEVEL_MAX, _BORDER_LEVEL + 3.0 * float(dev[near].mean()))
+    profiles = _outline(gray, fill, level)
+    if profiles is None:
+        return None
+    coarse = np.arange(-max_angle, max_angle + 1e-9, _BORDER_COARSE_DEG)
+    every2 = [(al[::2], ac[::2], hz) for al, ac, hz in profiles]  # enough for the coarse search
+    a = float(coarse[int(np.argmax(_outline_support(every2, coarse, _BORDER_COARSE_BIN_PX)))])
+    half = 1.2 * _BORDER_COARSE_DEG
+    fine = a + np.arange(-half, half + 1e-9, _BORDER_FINE_DEG)
+    a = float(fine[int(np.argmax(_outline_support(profiles, fine, _BORDER_FINE_BIN_PX)))])
+    h, w = gray.shape
+    best = None
+    for _ in range(2):  # the second pass collects each side's points along the fitted direction
+        sides = []
+        for along, across, horizontal in profiles:
+            fit = _fit_side(along, across, horizontal, a)
+            if fit is None:
+                continue
+            ang, n, span, rms = fit
+            span /= w if horizontal else h
+            if rms <= _BORDER_RMS_PX and span >= _BORDER_MIN_SPAN and n >= _BORDER_MIN_POINTS:
+                sides.append((float(_wrap90(np.array(ang - a))), n, span))
+        if len(sides) < 2:
+            break
+        d = np.array([x[0] for x in sides])
+        n = np.array([x[1] for x in sides], dtype=np.float64)
+        med = _weighted_median(d, n)
+        ok = np.abs(d - med) <= _BORDER_AGREE_DEG
+        support = float(sum(x[2] for x, k in zip(sides, ok) if k))
+        if ok.sum() < 2 or support < _BORDER_MIN_SUPPORT:
+            break
+        a = float(_wrap90(np.array(a + np.sum(n[ok] * d[ok]) / np.sum(n[ok]))))
+        spread = float(np.sum(n[ok] * np.abs(d[ok] - np.average(d[ok], weights=n[ok]))) / n[ok].sum())
+        best = (a, support, int(ok.sum()), spread)
+    if best is None:
+        return None
+    a, support, n_sides, spread = best
+    if abs(a) > max_angle:
+        return None
+    return SkewEstimate(a, float(1.0 - math.exp(-support / _BORDER_FULL_SPAN)), n_sides, spread)
+
+
+def _outline(gray: np.ndarray, fill: int, level: float):
+    """The image's outline against its surround, seen from the four sides.
+
+    Returns four (along, across, horizontal) triples (float64 point coordinates; horizontal: the
+    top and bottom views, one point per column, ``across`` = y), or None when nothing differs
+    from the surround.
+    """
+    lo, hi = fill - level, fill + level
+    mask = gray < lo
+    if hi < 255:
+        mask |= gray > hi
+    h, w = mask.shape
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size < 2 or cols.size < 2:
+        return None
+    # the first True along each row / column from each end (argmax of a bool array stops there)
+    left = mask.argmax(axis=1)[rows]
+    right = w - 1 - mask[:, ::-1].argmax(axis=1)[rows]
+    top = mask.argmax(axis=0)[cols]
+    bottom = h - 1 - mask[::-1].argmax(axis=0)[cols]
+    c, r = cols.astype(np.float64), rows.astype(np.float64)
+    return [(c, top.astype(np.float64), True), (c, bottom.astype(np.float64), True),
+            (r, left.astype(np.float64), False), (r, right.astype(np.float64), False)]
+
+
+def _intercepts(along: np.ndarray, across: np.ndarray, horizontal: bool, tan: np.ndarray) -> np.ndarray:
+    """Where a line of skew ``a`` (tan a) through each outline point meets the axis.
+
+    Content turned counter-clockwise by ``a`` (skew_deg = +a): a top or bottom side runs
+    y = c - x tan a, a left or right side x = c + y tan a.
+    """
+    if horizontal:
+        return across + tan * along
+    return across - tan * along
+
+
+def _outline_support(profiles, angles: np.ndarray, bin_px: float) -> np.ndarray:
+    """Per angle: outline points in the best pair of intercept bins, summed over the four views."""
+    tan = np.tan(np.radians(angles))[:, None]
+    k = angles.shape[0]
+    total = np.zeros(k)
+    for along, across, horizontal in profiles:
+        c = _intercepts(along[None, :], across[None, :], horizontal, tan)
+        b = ((c - c.min()) / bin_px).astype(np.int64)
+        nb = int(b.max()) + 2
+        counts = np.bincount((b + (np.arange(k) * nb)[:, None]).ravel(), minlength=k * nb)
+        counts = counts.reshape(k, nb)
+        total += (counts[:, :-1] + counts[:, 1:]).max(axis=1)
+    return total
+
+
+def _fit_side(along: np.ndarray, across: np.ndarray, horizontal: bool, a: float):
+    """Least-squares line through the outline points of one view that line up at skew ``a``.
+
+    Returns (skew of the fitted line in degrees, points used, their span in pixels, RMS
+    residual in pixels), or None when too few points line up.
+    """
+    c = _intercepts(along, across, horizontal, math.tan(math.radians(a)))
+    b = ((c - c.min()) / _BORDER_FINE_BIN_PX).astype(np.int64)
+    counts = np.bincount(b)
+    if counts.size > 1:
+        counts = counts[:-1] + counts[1:]
+    j = int(np.argmax(counts))
+    sel = (b >= j) & (b <= j + 1)
+    x, y = along[sel], across[sel]
+    rms = 0.0
+    for _ in range(3):  # drop points off the line (content near the surround's colour)
+        if x.size < 8:
+            return None
+        xm, ym = x.mean(), y.mean()
+        var = float(np.sum((x - xm) ** 2))
+        if var <= 0:
+            return None
+        slope = float(np.sum((x - xm) * (y - ym)) / var)
+        res = y - ym - slope * (x - xm)
+        rms = float(np.sqrt(np.mean(res ** 2)))
+        keep = np.abs(res) <= max(1.0, 2.5 * rms)
+        if keep.all():
+            break
+        x, y = x[keep], y[keep]
+    ang = math.degrees(math.atan(slope))
+    return (-ang if horizontal else ang), int(x.size), float(x.max() - x.min()), rms
 
 
 def _block_mean(a: np.ndarray, f: int) -> np.ndarray:

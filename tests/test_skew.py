@@ -109,6 +109,35 @@ def test_no_line_structure_gives_zero_and_low_confidence(cfg, rel):
     assert est.confidence < cfg.min_confidence
 
 
+@needs_dev
+@pytest.mark.parametrize("rel, angle", [
+    ("photos/photo_030_kangaroo.jpg", 6.3),  # no line structure of its own: only its border
+    ("photos/photo_030_kangaroo.jpg", -31.7),
+    ("maps/map_036_kgeography_turkmenistan.jpg", -12.57),  # was answered -4.43 from its lettering
+])
+def test_border_of_a_tilted_image_on_a_one_colour_surround(cfg, rel, angle):
+    # an image turned on a white canvas (as a sheet on a scanner bed): its edges are line structure
+    gray = _tilt(_dev_gray(rel), angle)
+    est = estimate_skew_array(gray, cfg)
+    assert abs((est.angle_deg - angle + 45.0) % 90.0 - 45.0) <= 0.02, (rel, angle, est)
+    assert est.confidence >= cfg.min_confidence
+    # the pipeline's way: tiles plus the whole image in one tile, where the border is found too
+    tiles, weights = skew_tiles_from_array(gray, cfg)
+    est = estimate_skew(tiles, np.sqrt(weights), cfg)
+    assert abs((est.angle_deg - angle + 45.0) % 90.0 - 45.0) <= 0.05, (rel, angle, est)
+    assert est.confidence >= cfg.min_confidence
+    assert len(est.tiles) == len(tiles)
+
+
+@needs_dev
+def test_a_lone_straight_edge_is_not_a_border(cfg):
+    # an untilted brain slice whose silhouette has one long straight side on a black surround:
+    # not a border (that needs two straight sides that agree), so still no skew
+    est = estimate_skew_array(np.asarray(_dev_gray("micro/micro_032_mricron_ch2.jpg")), cfg)
+    assert est.angle_deg == 0.0
+    assert est.confidence < cfg.min_confidence
+
+
 def test_blank_page_has_no_skew(cfg):
     est = estimate_skew_array(np.full((800, 600), 250, np.uint8), cfg)
     assert est == SkewEstimate(0.0, 0.0, 0, 0.0)
