@@ -47,35 +47,84 @@ def make_pyramid(side_px: int, path: Path, categories=("documents", "maps", "pho
 
 
 class PeakMemory:
-    """Samples the summed resident memory of this process and all its descendants
-    (the driver, and a local Ray's raylet, object store and workers)."""
+    """Samples the memory of this process and all its descendants (the driver, and a local
+    Ray's raylet, GCS and workers) in a background thread.
 
-    def __init__(self, interval_s: float = 0.05):
+    Two sums, each with its own peak:
+
+    * ``peak_bytes``: summed RSS, every ``interval_s``. Pages shared between processes (Ray's
+      object store, shared libraries, torch mapped by every worker) are counted once per
+      process that maps them, so this overstates the tree's footprint.
+    * ``peak_pss_bytes``: summed PSS (proportional set size, ``/proc/PID/smaps_rollup``),
+      every ``pss_interval_s``: each shared page is split between the processes that map it,
+      so the sum over a process tree counts every page once. This is the honest figure, and
+      the one the memory targets are judged on. Reading smaps_rollup walks each process's
+      page tables (about 40 ms of CPU for a driver and Ray with two torch actors), so it is
+      sampled less often than RSS, to keep the sampler's own cost near 10 % of one core.
+    """
+
+    def __init__(self, interval_s: float = 0.1, pss_interval_s: float = 0.5):
         import psutil
 
         self._psutil = psutil
         self.interval_s = interval_s
+        self.pss_interval_s = pss_interval_s
         self.peak_bytes = 0
+        self.peak_pss_bytes = 0
+        self.n_samples = 0
+        self.timeline: list[tuple[float, int, int]] = []  # (seconds from start, RSS, PSS) per PSS sample
+        self.peak_detail: list[tuple[str, int]] = []  # (process name, PSS) at the PSS peak
         self._stop = threading.Event()
 
-    def _sample(self) -> int:
+    @staticmethod
+    def _pss(pid: int) -> int:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def _procs(self) -> list:
         me = self._psutil.Process()
-        total = 0
-        for p in [me, *me.children(recursive=True)]:
+        return [me, *me.children(recursive=True)]
+
+    def _sample(self, pss: bool = True) -> tuple[int, int]:
+        """(summed RSS, summed PSS or 0) over the tree, bytes."""
+        rss_sum = pss_sum = 0
+        self._last_detail = []
+        for p in self._procs():
             try:
-                total += p.memory_info().rss
-            except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
+                rss_sum += p.memory_info().rss
+                if pss:
+                    one = self._pss(p.pid)
+                    pss_sum += one
+                    self._last_detail.append((p.name(), one))
+            except (self._psutil.NoSuchProcess, self._psutil.AccessDenied, OSError):
                 pass
-        return total
+        return rss_sum, pss_sum
+
+    def _update(self, pss: bool = True):
+        rss_sum, pss_sum = self._sample(pss)
+        self.peak_bytes = max(self.peak_bytes, rss_sum)
+        if pss_sum > self.peak_pss_bytes:
+            self.peak_pss_bytes = pss_sum
+            self.peak_detail = self._last_detail
+        self.n_samples += 1
+        if pss:
+            self.timeline.append((time.monotonic() - self._t0, rss_sum, pss_sum))
 
     def _run(self):
-        while not self._stop.is_set():
-            self.peak_bytes = max(self.peak_bytes, self._sample())
-            time.sleep(self.interval_s)
+        next_pss = time.monotonic() + self.pss_interval_s
+        while not self._stop.wait(self.interval_s):
+            due = time.monotonic() >= next_pss
+            if due:
+                next_pss = time.monotonic() + self.pss_interval_s
+            self._update(pss=due)
 
     def __enter__(self):
-        self.baseline_bytes = self._sample()
-        self.peak_bytes = self.baseline_bytes
+        self._t0 = time.monotonic()
+        self._update()
+        self.baseline_bytes, self.baseline_pss_bytes = self.timeline[-1][1:]
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
@@ -83,7 +132,13 @@ class PeakMemory:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        self.peak_bytes = max(self.peak_bytes, self._sample())
+        self._update()
+        self.end_bytes, self.end_pss_bytes = self.timeline[-1][1:]
+
+    def peak_summary(self) -> str:
+        """Process names and their PSS (MB) at the PSS peak, largest first."""
+        return ", ".join(f"{name} {pss / 1e6:.0f}"
+                         for name, pss in sorted(self.peak_detail, key=lambda d: -d[1]))
 
 
 def print_table(rows: list[dict], columns: list[str]) -> None:

@@ -19,8 +19,8 @@ from .result import DetectionResult
 from .source import Slide, open_slide
 from .skew import SkewEstimate, estimate_skew, global_skew_tile
 from .tiling import (TilePlan, background_mask, content_share, grid_boxes, plan_tiles,
-                     scale_for_long_side, spread_sample)
-from .vote import is_decided, tile_vote_weights, vote
+                     refine_plan, scale_for_long_side, spread_sample)
+from .vote import OrientationVote, is_decided, tile_vote_weights, vote
 
 __all__ = ["PreparedImage", "prepare_image", "measure_skew", "tile_batches", "ScoreAccumulator",
            "finish_image", "analyze_image", "error_result"]
@@ -38,8 +38,28 @@ class PreparedImage:
     thumbnail: np.ndarray | None = None  # (h, w, 3) uint8, long side tiling.thumbnail_px
     skew: SkewEstimate | None = None  # set by measure_skew
     skew_tiles: dict[str, np.ndarray] | None = None  # boxes of the tiles it measured (tiles table)
+    finer: list[TilePlan] = field(default_factory=list)  # refine_next's plans, coarse to fine
     seconds: dict[str, float] = field(default_factory=dict)
     deskew_above_deg: float = 90.0  # skew.deskew_tiles_above_deg
+    ordinary_max_pixels: int = 0  # source.ordinary_max_pixels
+
+    @property
+    def is_gigapixel(self) -> bool:
+        """Read from a pyramid level at a chosen scale (not the ordinary-image resize)."""
+        s = self.slide
+        return s.is_pyramid or s.width * s.height > self.ordinary_max_pixels
+
+    def refine_next(self, cfg: RunConfig) -> TilePlan | None:
+        """The next finer plan of a gigapixel image (``tiling.refine_steps`` at most), or None."""
+        if self.plan is None or not self.is_gigapixel or len(self.finer) >= cfg.tiling.refine_steps:
+            return None
+        last = self.finer[-1] if self.finer else self.plan
+        plan = refine_plan([(lv.width, lv.height) for lv in self.slide.levels], self.thumbnail,
+                           cfg.tiling, cfg.vote.center_sigma, last)
+        if plan is None or not plan.tiles:
+            return None
+        self.finer.append(plan)
+        return plan
 
     @property
     def tile_rotate_deg(self) -> float:
@@ -62,7 +82,8 @@ def prepare_image(path: str, cfg: RunConfig) -> PreparedImage:
                           cfg.tiling, cfg.vote.center_sigma)
     t2 = time.perf_counter()
     return PreparedImage(path, slide, plan, thumb, seconds={"open": t1 - t0, "plan": t2 - t1},
-                         deskew_above_deg=cfg.skew.deskew_tiles_above_deg)
+                         deskew_above_deg=cfg.skew.deskew_tiles_above_deg,
+                         ordinary_max_pixels=cfg.source.ordinary_max_pixels)
 
 
 def measure_skew(prep: PreparedImage, cfg: RunConfig) -> SkewEstimate:
@@ -159,8 +180,24 @@ class ScoreAccumulator:
         self.cfg = cfg
         self.batches: list[dict[str, np.ndarray]] = []
         self.mass = np.zeros(4)
-        self.remaining = sum(cfg.vote.global_weight if t.is_global else t.center_weight
-                             for t in plan.tiles)
+        self.remaining = self._weight(plan)
+
+    def refine(self, plan: TilePlan) -> None:
+        """A finer plan's tiles take over the vote: the coarser plan's tiles, scored or not, and
+        its whole-image view are dropped (what they saw was too small to judge: on a mosaic of
+        small items the whole-image view is as unreliable as the coarse tiles)."""
+        self.batches = []
+        self.mass = np.zeros(4)
+        self.remaining = self._weight(plan)
+
+    def needs_finer_look(self) -> bool:
+        """Undetermined, or a winner below ``tiling.refine_below_confidence``."""
+        v = self.vote()
+        return v is not None and (v.undetermined or v.confidence < self.cfg.tiling.refine_below_confidence)
+
+    def _weight(self, plan: TilePlan) -> float:
+        return sum(self.cfg.vote.global_weight if t.is_global else t.center_weight
+                   for t in plan.tiles)
 
     def add(self, scored: dict[str, np.ndarray]) -> None:
         self.batches.append(scored)
@@ -173,6 +210,13 @@ class ScoreAccumulator:
     def decided(self) -> bool:
         return self.cfg.vote.early_stop and is_decided(self.mass, max(self.remaining, 0.0),
                                                        self.cfg.vote)
+
+    def vote(self) -> OrientationVote | None:
+        """The vote over every tile scored so far (None before any)."""
+        cols = self.columns()
+        if not cols:
+            return None
+        return vote(cols["probs"], cols["center_weight"], cols["is_global"], self.cfg.vote)
 
     def columns(self) -> dict[str, np.ndarray]:
         if not self.batches:
@@ -198,8 +242,9 @@ def finish_image(prep: PreparedImage, acc: ScoreAccumulator | None, cfg: RunConf
         res.tiles_skipped = plan.n_skipped + len(plan.tiles) if plan is not None else 0
         scored = tiles_table(_tile_rows(prep, {}, cfg))
     else:
-        v = vote(cols["probs"], cols["center_weight"], cols["is_global"], cfg.vote)
-        res.level, res.scale = plan.level, plan.scale
+        v = acc.vote()
+        finest = prep.finer[-1] if prep.finer else plan
+        res.level, res.scale = finest.level, finest.scale
         res.angle, res.confidence = v.angle, v.confidence
         res.probabilities = v.probabilities
         res.tiles_scored = len(cols["x"])
@@ -222,10 +267,11 @@ def _tile_rows(prep: PreparedImage, cols: dict[str, np.ndarray], cfg: RunConfig)
     n = len(cols.get("x", ()))
     if n == 0:
         return {"path": np.array([], dtype=object)}
-    plan = prep.plan
     probs = cols["probs"].astype(np.float64)
     _, abstained = tile_vote_weights(probs, cols["center_weight"], cols["is_global"], cfg.vote)
-    f = plan.scale * plan.downsample
+    # level-0 pixels per plan pixel, row by row (a finer look reads another level)
+    downsample = np.array([lv.downsample for lv in prep.slide.levels])
+    f = cols["scale"] * downsample[cols["level"]]
     glob = cols["is_global"]
     x0 = np.where(glob, 0, np.round(cols["x"] * f)).astype(np.int64)
     y0 = np.where(glob, 0, np.round(cols["y"] * f)).astype(np.int64)
@@ -270,15 +316,20 @@ def analyze_image(path: str, cfg: RunConfig, scorer, progress=None) -> Detection
         measure_skew(prep, cfg)
         acc = None
         t0 = time.perf_counter()
-        if prep.plan is not None and prep.plan.tiles:
-            acc = ScoreAccumulator(prep.plan, cfg)
-            for batch in tile_batches(path, prep.plan, cfg.scorer.batch_size,
+        plan = prep.plan if prep.plan is not None and prep.plan.tiles else None
+        if plan is not None:
+            acc = ScoreAccumulator(plan, cfg)
+        while plan is not None:
+            for batch in tile_batches(path, plan, cfg.scorer.batch_size,
                                       cfg.scorer.first_batch_size, prep.tile_rotate_deg):
                 acc.add(scorer(batch))
                 if progress is not None:
                     progress.update(len(batch["x"]))
                 if acc.decided():
                     break
+            plan = prep.refine_next(cfg) if acc.needs_finer_look() else None
+            if plan is not None:
+                acc.refine(plan)
         seconds = {"score": time.perf_counter() - t0}
         return finish_image(prep, acc, cfg, scorer.model_name, scorer.model_version, seconds)
     except RayrotError as exc:

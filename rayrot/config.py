@@ -75,15 +75,22 @@ class TilingConfig:
     min_content_share: float  # 0..1
     max_tiles: int
     global_view: bool
+    refine_steps: int  # finer looks at a gigapixel image whose vote stays undetermined
+    refine_factor: float  # each finer look is this many times finer (> 1)
+    refine_below_confidence: float  # a determined vote below this confidence also looks closer
 
     def __post_init__(self):
+        if self.refine_steps < 0:
+            raise ConfigError(f"tiling.refine_steps must be >= 0, got {self.refine_steps}")
+        if not self.refine_factor > 1:
+            raise ConfigError(f"tiling.refine_factor must be > 1, got {self.refine_factor}")
         _positive(self, "tile_px", "target_long_px", "thumbnail_px", "max_tiles",
                   "ordinary_keep_below_px", "ordinary_mid_limit_px", "ordinary_mid_px",
                   "ordinary_large_px")
         if not 0 <= self.overlap_px < self.tile_px:
             raise ConfigError(f"tiling.overlap_px must be in [0, tile_px={self.tile_px}), "
                               f"got {self.overlap_px}")
-        _unit(self, "min_edge_share", "min_content_share")
+        _unit(self, "min_edge_share", "min_content_share", "refine_below_confidence")
         for key in ("background_white_level", "background_black_level", "background_max_saturation"):
             if not 0 <= getattr(self, key) <= 255:
                 raise ConfigError(f"tiling.{key} must be in [0, 255], got {getattr(self, key)}")

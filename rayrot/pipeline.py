@@ -153,6 +153,9 @@ class ScorerPool:
         key = (cfg.model, cfg.scorer, cfg.source, cfg.tiling, cfg.vote, cfg.skew)
         pool = cls._cache.get(key)
         if pool is None or len(pool.actors) < min(n_needed, _actor_options(cfg)[0]):
+            # Pools of other settings hold CPUs (GPUs) the new actors need: actors that cannot
+            # be placed would wait for them forever.
+            cls.release_all()
             pool = cls._cache[key] = ScorerPool(cfg, n_needed)
         return pool
 
@@ -178,8 +181,9 @@ def _detect_many(paths: list[str], cfg: RunConfig, progress=None) -> list[Detect
                                        cfg.scorer.first_batch_size,
                                        prep.tile_rotate_deg) if prep.plan else []
                 big[i] = {"prep": prep, "acc": ScoreAccumulator(prep.plan, cfg) if prep.plan else None,
-                          "left": len(batches), "t0": time.perf_counter(), "done": False}
-                jobs.extend(("batch", i, b) for b in batches)
+                          "left": len(batches), "t0": time.perf_counter(), "done": False,
+                          "gen": 0}  # plans looked at so far - 1 (refine_next)
+                jobs.extend(("batch", i, (0, b)) for b in batches)
                 if not batches:
                     results[i] = _finish_big(big[i], cfg, None)
             else:
@@ -196,15 +200,18 @@ def _detect_many(paths: list[str], cfg: RunConfig, progress=None) -> list[Detect
         while jobs or in_flight:
             while idle and jobs:
                 kind, i, payload = jobs.popleft()
-                if kind == "batch" and big[i]["done"]:
-                    continue
+                gen = 0
+                if kind == "batch":
+                    gen, payload = payload
+                    if big[i]["done"] or gen != big[i]["gen"]:
+                        continue  # decided, or a coarser plan's batch after a finer look began
                 actor = idle.pop()
                 ref = actor.analyze.remote(payload) if kind == "analyze" else actor.score.remote(payload)
-                in_flight[ref] = (actor, kind, i)
+                in_flight[ref] = (actor, kind, i, gen)
             if not in_flight:
                 break
             [ref], _ = ray.wait(list(in_flight), num_returns=1)
-            actor, kind, i = in_flight.pop(ref)
+            actor, kind, i, gen = in_flight.pop(ref)
             idle.append(actor)
             try:
                 out = ray.get(ref)
@@ -222,11 +229,21 @@ def _detect_many(paths: list[str], cfg: RunConfig, progress=None) -> list[Detect
                     progress.set_postfix(tiles=out.tiles_scored, refresh=False)
                 continue
             state = big[i]
-            if state["done"]:
+            if state["done"] or gen != state["gen"]:
                 continue
             state["acc"].add(out)
             state["left"] -= 1
             if state["left"] == 0 or state["acc"].decided():
+                finer = state["prep"].refine_next(cfg) if state["acc"].needs_finer_look() else None
+                if finer is not None:  # look again, closer; the coarse batches left are dropped
+                    state["acc"].refine(finer)
+                    batches = tile_batches(paths[i], finer, cfg.scorer.batch_size,
+                                           cfg.scorer.first_batch_size,
+                                           state["prep"].tile_rotate_deg)
+                    state["gen"] += 1
+                    state["left"] = len(batches)
+                    jobs.extendleft(("batch", i, (state["gen"], b)) for b in reversed(batches))
+                    continue
                 state["done"] = True
                 results[i] = _finish_big(state, cfg, pool)
                 if progress is not None:

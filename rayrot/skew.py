@@ -110,6 +110,9 @@ _MEAN_DEG = 0.1  # the mean takes tiles within this of the weighted median ...
 _MEAN_MIN_DEG = 0.03  # ... or within 3 robust sigmas of it when that is smaller (not below this)
 _VOTE_POWER = 1  # a tile votes with weight x confidence ** this
 _AGREE_SCALE = 1.5  # summed confidence of agreeing tiles giving 63% of the agreeing share
+# square lattices (see _estimate)
+_LATTICE_FROM_DEG = 30.0  # an answer this far from the axes is checked against the one 45 deg away
+_LATTICE_SHARE = 0.5  # which wins when its confidence is at least this share of the answer's
 # tiles cut by skew_tiles_from_array
 _GLOBAL_WEIGHT = 0.25  # content-share weight of the whole-image tile (the tiles' is their share)
 _EDGE_MARGIN = 0.12  # one-colour margin added around the image, as a share of a tile's side
@@ -352,6 +355,17 @@ def _estimate(gray_tiles: list[np.ndarray], weights: np.ndarray | None, cfg: Ske
             best, best_mass, best_ests = out, mass, ests
         if best.confidence >= _SURE:
             break  # most tiles agree sharply: the next direction cannot win
+    if abs(best.angle_deg) > _LATTICE_FROM_DEG:
+        # A square lattice (a mosaic of equal cells, a grid of table cells seen from far) has
+        # sharp profiles along its diagonals as well as along its rows: when the direction 45
+        # degrees away also lines the tiles up, the smaller turn is the true one. Text tilted
+        # by about 45 degrees has no such second direction.
+        alt = best.angle_deg - math.copysign(45.0, best.angle_deg)
+        alt_ests = [_tile_estimate(ink, alt, max_angle) for ink, _ in feats]
+        alt_out, _ = _combine(alt_ests, w)
+        if abs(alt_out.angle_deg) < abs(best.angle_deg) and \
+                alt_out.confidence >= _LATTICE_SHARE * best.confidence:
+            best, best_ests = alt_out, alt_ests
     log.debug("skew %.3f deg, confidence %.2f, %d of %d tiles agree", best.angle_deg, best.confidence,
               best.n_tiles, len(feats))
     if border is not None:

@@ -13,6 +13,7 @@ thumbnail, and returns a :class:`TilePlan`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,7 @@ __all__ = [
     "Tile",
     "TilePlan",
     "choose_scale",
+    "refine_plan",
     "scale_for_long_side",
     "grid_boxes",
     "background_mask",
@@ -113,6 +115,28 @@ def choose_scale(level_sizes: list[tuple[int, int]], ordinary: bool,
     w0, h0 = level_sizes[0]
     target = ordinary_long_px(max(w0, h0), cfg) if ordinary else cfg.target_long_px
     return scale_for_long_side(level_sizes, target)
+
+
+def refine_plan(level_sizes: list[tuple[int, int]], thumbnail: np.ndarray, cfg: TilingConfig,
+                center_sigma: float, previous: TilePlan) -> TilePlan | None:
+    """A plan ``cfg.refine_factor`` times finer than ``previous`` (a gigapixel image's plan),
+    without a second whole-image view; None when the image has nothing finer to show.
+
+    >>> from rayrot.config import load_config
+    >>> cfg = load_config().tiling
+    >>> sizes = [(40000, 30000), (10000, 7500), (2500, 1875)]
+    >>> thumb = np.zeros((384, 512, 3), np.uint8)
+    >>> first = plan_tiles(sizes, False, thumb, cfg, 0.5)
+    >>> finer = refine_plan(sizes, thumb, cfg, 0.5, first)
+    >>> (first.level, first.plan_width), (finer.level, finer.plan_width)
+    ((2, 2048), (1, 4096))
+    """
+    long_now = max(previous.plan_width, previous.plan_height)
+    target = int(round(long_now * cfg.refine_factor))
+    if long_now >= max(level_sizes[0]):
+        return None  # already at full resolution
+    finer = dataclasses.replace(cfg, target_long_px=target, global_view=False)
+    return plan_tiles(level_sizes, False, thumbnail, finer, center_sigma)
 
 
 def scale_for_long_side(level_sizes: list[tuple[int, int]], target_long_px: int) -> tuple[int, float]:

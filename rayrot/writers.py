@@ -726,10 +726,16 @@ def open_zarr_store(plan: ZarrPlan, path_tmp: str | os.PathLike) -> None:
 
 
 def _open_source(path: str, source_cfg: Any):
-    """The per-process cached reader of ``path`` (tests may replace this hook)."""
-    from .source import open_slide
+    """A reader of ``path`` for one chunk (tests may replace this hook).
 
-    return open_slide(path, source_cfg)
+    libvips images get a fresh handle each time: a long-lived one keeps what it decoded along
+    the whole width of the image, so a chunk worker's memory would grow with the image's
+    width. OpenSlide's reader is shared (its tile cache is bounded, and opening costs more).
+    """
+    from .source import Slide, open_slide
+
+    slide = open_slide(path, source_cfg)
+    return Slide.from_file(path, source_cfg) if slide.backend == "vips" else slide
 
 
 def write_zarr_chunk(plan: ZarrPlan, path_tmp: str | os.PathLike, source_path: str,
@@ -771,8 +777,11 @@ def write_zarr_chunk(plan: ZarrPlan, path_tmp: str | os.PathLike, source_path: s
         hb, wb = plan.level_shapes[level_index - 1]
         block = below[:, 2 * y:min(2 * (y + h), hb), 2 * x:min(2 * (x + w), wb)]
         pixels = _downsample2(block, alpha=plan.channels == 4)
-    if pixels is not None:
+    # A chunk of nothing but fill is left out (it reads as fill); any other is stored without
+    # zarr's own all-fill check, which costs more than compressing the chunk.
+    if pixels is not None and np.any(pixels != plan.fill_value):
         array = zarr.open_array(str(Path(path_tmp) / str(level_index)), mode="r+")
+        array = array.with_config({"write_empty_chunks": True})
         array[:, y:y + h, x:x + w] = pixels
     return level_index, x, y
 

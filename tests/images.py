@@ -28,6 +28,14 @@ def mosaic(paths: list[Path], width: int, height: int, cell_px: int = 1024):
     return pyvips.Image.arrayjoin(grid, across=nx).crop(0, 0, width, height)
 
 
+def small_item_mosaic(dev_images, path: Path) -> Path:
+    """A 10240-px pyramid of 1,600 dev images in 256-px cells, turned so that 90 is right: at
+    the first scale (long side 2048) each item is about 50 px, too small to judge.
+    ``dev_images(category)`` lists the dev images of a category."""
+    paths = [p for c in ("documents", "maps", "photos") for p in dev_images(c)]
+    return write_pyramid_tiff(mosaic(paths, 10240, 10240, 256).rot270(), path)
+
+
 def write_pyramid_tiff(img, path: Path, tile: int = 512, q: int = 85) -> Path:
     """A tiled, JPEG-compressed pyramidal BigTIFF (pages, as libvips writes them)."""
     img.tiffsave(str(path), tile=True, tile_width=tile, tile_height=tile, pyramid=True,

@@ -8,7 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from conftest import read_rgb
+from conftest import dev_images, read_rgb
+from images import small_item_mosaic
 from rayrot.analysis import analyze_image, measure_skew, prepare_image, tile_batches
 from rayrot.config import load_config
 from rayrot.writers import write_tiles_parquet
@@ -121,3 +122,18 @@ def test_skewed_turned_page(dev, scorer, tmp_path, tilt):
     assert back.equals(res.tiles.cast(back.schema))
     prep = prepare_image(str(tmp_path / "s.png"), scorer.cfg)
     assert measure_skew(prep, scorer.cfg).angle_deg == pytest.approx(tilt, abs=0.15)
+
+
+def test_finer_look_when_the_first_scale_is_too_coarse(scorer, tmp_path):
+    path = str(small_item_mosaic(dev_images, tmp_path / "m.tif"))
+    cfg = scorer.cfg.replace(skew={"enabled": False})
+    coarse = analyze_image(path, cfg.replace(tiling={"refine_steps": 0}), scorer)
+    assert coarse.angle is None and coarse.level == 2, coarse
+    finer = analyze_image(path, cfg, scorer)
+    assert finer.angle == 90 and finer.level == 1 and finer.scale == coarse.scale, finer
+    # Only the finer look's tiles vote (and are in the table); none of them is a whole-image view.
+    scored = finer.tiles.filter(pc.equal(finer.tiles.column("kind"), "orientation"))
+    assert scored.num_rows == finer.tiles_scored and set(scored.column("level").to_pylist()) == {1}
+    assert not any(scored.column("is_global").to_pylist())
+    assert max(x + w for x, w in zip(scored.column("x0").to_pylist(),
+                                     scored.column("w0").to_pylist())) <= 10240

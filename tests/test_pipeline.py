@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from images import mosaic, rot90_vips, write_svs
+from conftest import dev_images
+from images import mosaic, rot90_vips, small_item_mosaic, write_svs
 from rayrot.config import load_config
 
 GIGA_SIDE = 32768  # 32768^2 = 1.07 gigapixels
@@ -168,3 +169,18 @@ def test_skewed_turned_page_comes_out_upright_and_straight(dev, ray_session, tmp
         corr = np.corrcoef(crop.ravel(), grey.ravel())[0, 1]
         assert corr > 0.8, corr
         assert np.corrcoef(crop[::-1, ::-1].ravel(), grey.ravel())[0, 1] < 0.5
+
+
+def test_finer_look_through_the_actor_pool(ray_session, tmp_path):
+    """The driver's scheduling of a gigapixel image's batches also takes the finer look when
+    the first scale is too coarse (the same image as test_analysis's, without Ray)."""
+    import rayrot
+
+    path = small_item_mosaic(dev_images, tmp_path / "m.tif")
+    cfg = load_config(overrides=["skew.enabled=false"])
+    res = rayrot.detect(path, config=cfg)
+    assert res.angle == 90 and res.level == 1, res
+    kinds = res.tiles.column("kind").to_pylist()
+    assert kinds.count("orientation") == res.tiles_scored
+    assert set(res.tiles.column("level").to_pylist()) == {1}
+
