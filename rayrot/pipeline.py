@@ -28,7 +28,7 @@ from .analysis import (ScoreAccumulator, analyze_image, error_result, finish_ima
 from .config import RunConfig, load_config
 from .errors import RayrotError
 from .result import DetectionResult
-from .source import open_slide
+from .source import clear_slide_cache, open_slide
 
 __all__ = ["detect", "correct", "detect_dataset", "expand_inputs", "init_ray", "ScorerPool"]
 
@@ -97,6 +97,8 @@ class _ScorerActor:
             return analyze_image(path, self.cfg, self.scorer)
         except Exception as exc:  # one bad file never stops the others
             return error_result(path, exc)
+        finally:
+            clear_slide_cache()  # an ordinary image is read once: keep no buffers of it
 
     def device(self) -> str:
         return self.scorer.device
@@ -426,6 +428,8 @@ class _DatasetScorer:
                 rows.append(analyze_image(str(path), self.cfg, self.scorer))
             except Exception as exc:
                 rows.append(error_result(str(path), exc))
+            finally:
+                clear_slide_cache()
         return {
             "path": np.array([r.path for r in rows], dtype=object),
             "angle": np.array([-1 if r.angle is None else r.angle for r in rows], np.int64),

@@ -31,7 +31,7 @@ import numpy as np
 from .config import SourceConfig
 from .errors import SlideReadError
 
-__all__ = ["Level", "Slide", "open_slide"]
+__all__ = ["Level", "Slide", "open_slide", "clear_slide_cache"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -225,6 +225,19 @@ class Slide:
 @functools.lru_cache(maxsize=8)
 def _cached(path: str, mtime: float, cfg: SourceConfig) -> Slide:
     return Slide.from_file(path, cfg)
+
+
+def clear_slide_cache() -> None:
+    """Drop this process's open slides (:func:`open_slide`'s cache) and the decoded pixels
+    libvips keeps for them. A worker that has finished an ordinary image calls this: the image
+    will not be read again, and its buffers would otherwise pile up over a long batch."""
+    import pyvips
+
+    _cached.cache_clear()
+    # libvips' operation cache holds recent results (decoded images among them)
+    max_ops = pyvips.cache_get_max()
+    pyvips.cache_set_max(0)
+    pyvips.cache_set_max(max_ops)
 
 
 def open_slide(path: str | os.PathLike, cfg: SourceConfig) -> Slide:

@@ -725,6 +725,20 @@ def open_zarr_store(plan: ZarrPlan, path_tmp: str | os.PathLike) -> None:
         raise WriteError(f"cannot create zarr store {path_tmp}: {exc.strerror or exc}") from exc
 
 
+@contextmanager
+def _vips_operation_cache_off():
+    """No libvips operation cache while a chunk is made: no chunk repeats another's operations,
+    and the cache would keep up to 100 MB of their results in every worker."""
+    import pyvips
+
+    n = pyvips.cache_get_max()
+    pyvips.cache_set_max(0)
+    try:
+        yield
+    finally:
+        pyvips.cache_set_max(n)
+
+
 def _open_source(path: str, source_cfg: Any):
     """A reader of ``path`` for one chunk (tests may replace this hook).
 
@@ -771,7 +785,8 @@ def write_zarr_chunk(plan: ZarrPlan, path_tmp: str | os.PathLike, source_path: s
 
     x, y, w, h = plan.chunk_rect(level_index, chunk_index)
     if level_index == 0:
-        pixels = _level0_chunk(plan, source_path, source_cfg, (x, y, w, h))
+        with _vips_operation_cache_off():
+            pixels = _level0_chunk(plan, source_path, source_cfg, (x, y, w, h))
     else:
         below = zarr.open_array(str(Path(path_tmp) / str(level_index - 1)), mode="r")
         hb, wb = plan.level_shapes[level_index - 1]

@@ -2,12 +2,13 @@
 
 import numpy as np
 import pytest
+import pyvips
 from PIL import Image
 
 from conftest import read_rgb
 from images import write_pyramid_tiff, write_svs
 from rayrot.errors import SlideReadError
-from rayrot.source import Slide, open_slide
+from rayrot.source import Slide, clear_slide_cache, open_slide
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +132,11 @@ def test_header_claiming_too_many_pixels(tmp_path, cfg):
 def test_open_slide_caches_per_process(tmp_path, cfg, photo):
     Image.fromarray(photo).save(tmp_path / "c.png")
     assert open_slide(tmp_path / "c.png", cfg.source) is open_slide(str(tmp_path / "c.png"), cfg.source)
+    # A worker done with an ordinary image drops it (and libvips' cached operations) ...
+    first = open_slide(tmp_path / "c.png", cfg.source)
+    clear_slide_cache()
+    again = open_slide(tmp_path / "c.png", cfg.source)
+    assert again is not first
+    # ... and can read it again when asked, with libvips' operation cache back at its size.
+    np.testing.assert_array_equal(again.read_region(0, 0, 0, 8, 8), photo[:8, :8])
+    assert pyvips.cache_get_max() > 0
