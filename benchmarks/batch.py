@@ -2,6 +2,7 @@
 
     python benchmarks/batch.py                 # 1000 images
     python benchmarks/batch.py --n 200         # quicker
+    python benchmarks/batch.py --config configs/fast.yaml   # the CPU-frugal preset
 
 The images (mixed sizes up to 5000 x 4000, JPEG and PNG) are built once from dev images into
 benchmarks/out/cache/batch/. The loop is the seeds' way, in one process: open with PIL, apply
@@ -84,6 +85,8 @@ def seeds_loop(paths: list[Path], cfg) -> tuple[float, int]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--config", default=None,
+                    help="rayrot config YAML over configs/default.yaml, e.g. configs/fast.yaml")
     args = ap.parse_args(argv)
 
     import ray
@@ -91,7 +94,7 @@ def main(argv=None) -> int:
     import rayrot
     from rayrot.config import load_config
 
-    cfg = load_config()
+    cfg = load_config(args.config)
     paths = build_images(args.n)
     load_1m = os.getloadavg()[0]
     with multiprocessing.get_context("spawn").Pool(1) as pool:

@@ -13,6 +13,7 @@ Resources are chosen in one place, :func:`_actor_options`, from ``cfg.scorer``.
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import logging
 import os
@@ -78,6 +79,15 @@ def init_ray(cfg: RunConfig) -> None:
                  logging_level=logging.WARNING, log_to_driver=False)
 
 
+def _release_free_memory() -> None:
+    """Give the heap's free pages back to the system (glibc keeps a batch's activations and
+    tiles after it is scored, so a long-lived actor would hold its largest batch for good)."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 class _ScorerActor:
     """Actor body: one TileScorer, loaded once."""
 
@@ -90,7 +100,10 @@ class _ScorerActor:
         self.scorer = TileScorer(cfg)
 
     def score(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return self.scorer(batch)
+        try:
+            return self.scorer(batch)
+        finally:
+            _release_free_memory()
 
     def analyze(self, path: str) -> DetectionResult:
         try:
@@ -99,6 +112,7 @@ class _ScorerActor:
             return error_result(path, exc)
         finally:
             clear_slide_cache()  # an ordinary image is read once: keep no buffers of it
+            _release_free_memory()
 
     def device(self) -> str:
         return self.scorer.device
@@ -430,6 +444,7 @@ class _DatasetScorer:
                 rows.append(error_result(str(path), exc))
             finally:
                 clear_slide_cache()
+        _release_free_memory()
         return {
             "path": np.array([r.path for r in rows], dtype=object),
             "angle": np.array([-1 if r.angle is None else r.angle for r in rows], np.int64),
@@ -450,6 +465,9 @@ def detect_dataset(dataset, config=None, *, path_column: str = "path"):
     init_ray(cfg)
     # Ray Data starts its own pool of scorers; ours would hold the CPUs it needs.
     ScorerPool.release_all()
+    import ray
+
     n, opts = _actor_options(cfg)
     return dataset.map_batches(_DatasetScorer, fn_constructor_args=(cfg, path_column), batch_size=8,
-                               concurrency=n, num_cpus=opts["num_cpus"], num_gpus=opts["num_gpus"])
+                               compute=ray.data.ActorPoolStrategy(size=n),
+                               num_cpus=opts["num_cpus"], num_gpus=opts["num_gpus"])
