@@ -249,7 +249,8 @@ def finish_image(prep: PreparedImage, acc: ScoreAccumulator | None, cfg: RunConf
         res.probabilities = v.probabilities
         res.tiles_scored = len(cols["x"])
         res.tiles_abstained = v.n_abstained
-        res.tiles_skipped = plan.n_skipped + len(plan.tiles) - res.tiles_scored
+        # of the plan that voted: a finer look's plan, when one was taken
+        res.tiles_skipped = finest.n_skipped + len(finest.tiles) - res.tiles_scored
         scored = tiles_table(_tile_rows(prep, cols, cfg))
     res.tiles = scored
     if prep.skew_tiles is not None and len(prep.skew_tiles["x"]):

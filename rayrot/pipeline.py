@@ -235,8 +235,9 @@ def _detect_many(paths: list[str], cfg: RunConfig, progress=None) -> list[Detect
                 cause = getattr(exc, "cause", None) or exc
                 out = error_result(paths[i], cause if isinstance(cause, RayrotError) else exc)
                 if kind == "batch":
-                    big[i]["done"] = True
-                    results[i] = out
+                    if gen == big[i]["gen"] and not big[i]["done"]:
+                        big[i]["done"] = True
+                        results[i] = out
                     continue
             if kind == "analyze":
                 results[i] = out
@@ -461,12 +462,12 @@ def detect_dataset(dataset, config=None, *, path_column: str = "path"):
     Returns a new Dataset with columns path, angle (-1 = undetermined), confidence,
     skew_deg, tiles_scored and error ("" when fine), computed by a pool of scoring actors.
     """
+    import ray
+
     cfg = _as_config(config)
     init_ray(cfg)
     # Ray Data starts its own pool of scorers; ours would hold the CPUs it needs.
     ScorerPool.release_all()
-    import ray
-
     n, opts = _actor_options(cfg)
     return dataset.map_batches(_DatasetScorer, fn_constructor_args=(cfg, path_column), batch_size=8,
                                compute=ray.data.ActorPoolStrategy(size=n),

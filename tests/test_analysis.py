@@ -135,5 +135,6 @@ def test_finer_look_when_the_first_scale_is_too_coarse(scorer, tmp_path):
     scored = finer.tiles.filter(pc.equal(finer.tiles.column("kind"), "orientation"))
     assert scored.num_rows == finer.tiles_scored and set(scored.column("level").to_pylist()) == {1}
     assert not any(scored.column("is_global").to_pylist())
+    assert finer.tiles_skipped >= 0
     assert max(x + w for x, w in zip(scored.column("x0").to_pylist(),
                                      scored.column("w0").to_pylist())) <= 10240

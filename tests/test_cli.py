@@ -158,7 +158,7 @@ def test_ray_job_submit_against_a_real_head_node(dev, tmp_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
     try:
         _wait_for_job_server(ray_bin, dash, env)
-        for _ in range(10):  # the job agent may start a little after the job server answers
+        for _ in range(40):  # the job agent may start well after the job server answers (load)
             proc = subprocess.run(
                 [ray_bin, "job", "submit", f"--address=http://127.0.0.1:{dash}", "--working-dir",
                  str(REPO), "--", "python", "rayrot/run.py", "--input", str(src), "--output",
