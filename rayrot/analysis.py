@@ -41,17 +41,10 @@ class PreparedImage:
     finer: list[TilePlan] = field(default_factory=list)  # refine_next's plans, coarse to fine
     seconds: dict[str, float] = field(default_factory=dict)
     deskew_above_deg: float = 90.0  # skew.deskew_tiles_above_deg
-    ordinary_max_pixels: int = 0  # source.ordinary_max_pixels
-
-    @property
-    def is_gigapixel(self) -> bool:
-        """Read from a pyramid level at a chosen scale (not the ordinary-image resize)."""
-        s = self.slide
-        return s.is_pyramid or s.width * s.height > self.ordinary_max_pixels
 
     def refine_next(self, cfg: RunConfig) -> TilePlan | None:
         """The next finer plan of a gigapixel image (``tiling.refine_steps`` at most), or None."""
-        if self.plan is None or not self.is_gigapixel or len(self.finer) >= cfg.tiling.refine_steps:
+        if self.plan is None or not self.slide.is_gigapixel or len(self.finer) >= cfg.tiling.refine_steps:
             return None
         last = self.finer[-1] if self.finer else self.plan
         plan = refine_plan([(lv.width, lv.height) for lv in self.slide.levels], self.thumbnail,
@@ -76,14 +69,12 @@ def prepare_image(path: str, cfg: RunConfig) -> PreparedImage:
     t1 = time.perf_counter()
     plan, thumb = None, None
     if not slide.too_small:
-        ordinary = not slide.is_pyramid and slide.width * slide.height <= cfg.source.ordinary_max_pixels
         thumb = slide.thumbnail(cfg.tiling.thumbnail_px)
-        plan = plan_tiles([(lv.width, lv.height) for lv in slide.levels], ordinary, thumb,
-                          cfg.tiling, cfg.vote.center_sigma)
+        plan = plan_tiles([(lv.width, lv.height) for lv in slide.levels], not slide.is_gigapixel,
+                          thumb, cfg.tiling, cfg.vote.center_sigma)
     t2 = time.perf_counter()
     return PreparedImage(path, slide, plan, thumb, seconds={"open": t1 - t0, "plan": t2 - t1},
-                         deskew_above_deg=cfg.skew.deskew_tiles_above_deg,
-                         ordinary_max_pixels=cfg.source.ordinary_max_pixels)
+                         deskew_above_deg=cfg.skew.deskew_tiles_above_deg)
 
 
 def measure_skew(prep: PreparedImage, cfg: RunConfig) -> SkewEstimate:

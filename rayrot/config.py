@@ -75,7 +75,7 @@ class TilingConfig:
     min_content_share: float  # 0..1
     max_tiles: int
     global_view: bool
-    refine_steps: int  # finer looks at a gigapixel image whose vote stays undetermined
+    refine_steps: int  # finer looks at a gigapixel image whose vote is undetermined or weak
     refine_factor: float  # each finer look is this many times finer (> 1)
     refine_below_confidence: float  # a determined vote below this confidence also looks closer
 

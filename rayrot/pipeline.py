@@ -176,11 +176,6 @@ class ScorerPool:
         return pool
 
 
-def _is_big(path: str, cfg: RunConfig) -> bool:
-    slide = open_slide(path, cfg.source)
-    return slide.is_pyramid or slide.width * slide.height > cfg.source.ordinary_max_pixels
-
-
 def _detect_many(paths: list[str], cfg: RunConfig, progress=None) -> list[DetectionResult]:
     """Schedule whole ordinary images and batches of big ones over the actor pool."""
     import ray
@@ -190,7 +185,7 @@ def _detect_many(paths: list[str], cfg: RunConfig, progress=None) -> list[Detect
     big: dict[int, dict] = {}
     for i, path in enumerate(paths):
         try:
-            if _is_big(path, cfg):
+            if open_slide(path, cfg.source).is_gigapixel:
                 prep = prepare_image(path, cfg)
                 measure_skew(prep, cfg)
                 batches = tile_batches(path, prep.plan, cfg.scorer.batch_size,

@@ -117,6 +117,8 @@ _LATTICE_SHARE = 0.5  # which wins when its confidence is at least this share of
 _GLOBAL_WEIGHT = 0.25  # content-share weight of the whole-image tile (the tiles' is their share)
 _EDGE_MARGIN = 0.12  # one-colour margin added around the image, as a share of a tile's side
 _RING_UNIFORM = 0.8  # share of border pixels near their median for a one-colour border
+_FILL_TOLERANCE = 16  # grey levels from that median that still count as the same colour
+_BAND_UNIFORM = 0.99  # the same share for the whole-image tile's margin band (_border_from_tiles)
 # image border against a one-colour surround (scanner bed, fill of a rotated canvas)
 _BORDER_LEVEL = 8  # grey levels from the surround that count as the image (plus 3x its noise) ...
 _BORDER_LEVEL_MAX = 24  # ... up to this
@@ -417,9 +419,7 @@ def _border_from_tiles(tiles: list[np.ndarray], max_angle: float) -> SkewEstimat
         b = max(2, int(round(min(t.shape) * _EDGE_MARGIN * _BORDER_BAND)))
         if min(t.shape) < 8 * b:
             continue
-        band = np.concatenate([t[:b].ravel(), t[-b:].ravel(), t[:, :b].ravel(), t[:, -b:].ravel()])
-        fill = int(np.median(band))
-        if np.mean(np.abs(band.astype(np.int16) - fill) <= 16) < 0.99:
+        if _border_fill(t, b, _BAND_UNIFORM) is None:
             continue
         est = _border_skew(t, max_angle)
         if est is not None:
@@ -781,11 +781,19 @@ def _refine_angle(ink: np.ndarray, coarse: float, max_angle: float) -> tuple[flo
     return angle, sharp
 
 
-def _border_fill(gray: np.ndarray) -> int | None:
-    """Grey level of the image's outermost ring when it is (nearly) one colour, else None."""
-    ring = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]).astype(np.int16)
+def _ring(gray: np.ndarray, band: int = 1) -> tuple[int, np.ndarray]:
+    """Median grey level of the image's outer ``band`` pixels, and each one's distance from it."""
+    ring = np.concatenate([gray[:band].ravel(), gray[-band:].ravel(), gray[:, :band].ravel(),
+                           gray[:, -band:].ravel()]).astype(np.int16)
     fill = int(np.median(ring))
-    return fill if np.mean(np.abs(ring - fill) <= 16) >= _RING_UNIFORM else None
+    return fill, np.abs(ring - fill)
+
+
+def _border_fill(gray: np.ndarray, band: int = 1, share: float = _RING_UNIFORM) -> int | None:
+    """Grey level of the image's outer ``band`` pixels when at least ``share`` of them are within
+    _FILL_TOLERANCE of it (one colour), else None."""
+    fill, dev = _ring(gray, band)
+    return fill if np.mean(dev <= _FILL_TOLERANCE) >= share else None
 
 
 def _border_skew(gray: np.ndarray, max_angle: float) -> SkewEstimate | None:
@@ -801,10 +809,8 @@ def _border_skew(gray: np.ndarray, max_angle: float) -> SkewEstimate | None:
     ``_BORDER_MIN_SUPPORT`` of the image's width or height: a lone straight edge (a rule, a
     panel) is left to the tiles. The confidence grows with the summed span.
     """
-    ring = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]).astype(np.int16)
-    fill = int(np.median(ring))
-    dev = np.abs(ring - fill)
-    near = dev <= 16
+    fill, dev = _ring(gray)
+    near = dev <= _FILL_TOLERANCE
     if np.mean(near) < _RING_UNIFORM:
         return None
     level = min(_BORDER_LEVEL_MAX, _BORDER_LEVEL + 3.0 * float(dev[near].mean()))

@@ -112,6 +112,12 @@ class Slide:
         return self.levels[0].height
 
     @property
+    def is_gigapixel(self) -> bool:
+        """A pyramid, or a single level over ``source.ordinary_max_pixels``: read at a chosen
+        scale rather than given the ordinary-image resize."""
+        return self.is_pyramid or self.width * self.height > self._cfg.ordinary_max_pixels
+
+    @property
     def too_small(self) -> bool:
         """True when the image has too few pixels to say anything about its orientation."""
         return min(self.width, self.height) < MIN_SIDE_PX
@@ -188,7 +194,7 @@ class Slide:
                 return _composite_pil(img)
             import pyvips
 
-            if len(self.levels) == 1 and self.width * self.height > self._cfg.ordinary_max_pixels:
+            if len(self.levels) == 1 and self.is_gigapixel:
                 # A big single-level file: stream a shrink-on-load thumbnail rather than
                 # decoding the whole image into memory.
                 thumb = pyvips.Image.thumbnail(self.path, max_px, height=max_px, size="down",

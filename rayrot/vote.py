@@ -5,8 +5,9 @@ far its top probability stands above chance (``(p_max - 1/4) / (3/4)``); tiles w
 probability is below ``vote.confidence_floor`` abstain. Class mass is the weighted sum of
 the tiles' probability vectors; the answer is the class of largest mass, and its
 confidence is that class's share of all mass. A share below
-``vote.undetermined_threshold`` (split or weak evidence), or fewer than ``vote.min_tiles``
-voters, or a margin over the runner-up below ``vote.min_margin``, gives ``angle=None``: undetermined, never a confident guess.
+``vote.undetermined_threshold`` (split or weak evidence), fewer than ``vote.min_tiles``
+voters, or a margin over the runner-up below ``vote.min_margin`` gives ``angle=None``:
+undetermined, never a confident guess.
 """
 
 from __future__ import annotations

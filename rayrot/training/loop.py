@@ -223,7 +223,8 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
           *, rank: int = 0, world_size: int = 1,
           prepare_model: Callable[[nn.Module], nn.Module] | None = None,
           report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Train ``cfg.run.model`` from scratch (or from ``cfg.run.init_weights``); write weights, card and metrics into ``out_dir``.
+    """Train ``cfg.run.model`` from scratch (or from ``cfg.run.init_weights``); write weights,
+    card and metrics into ``out_dir``.
 
     Parameters
     ----------
@@ -265,7 +266,7 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
     mean, std = card0.mean, card0.std
     model = create_model(cfg.run.model)
     if cfg.run.init_weights:
-        # Continue a earlier run (e.g. a second GPU lease): same architecture, fresh optimiser.
+        # Continue an earlier run (e.g. a second GPU lease): same architecture, fresh optimiser.
         start, start_card = load_model(cfg.run.init_weights, "cpu")
         if start_card.arch != cfg.run.model:
             raise ValueError(f"init_weights {cfg.run.init_weights} is a {start_card.arch}, "
