@@ -154,7 +154,10 @@ def test_ray_job_submit_against_a_real_head_node(dev, tmp_path):
     head = subprocess.Popen(
         [ray_bin, "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
          "--num-cpus=2", "--include-dashboard=true", "--dashboard-host=127.0.0.1",
-         f"--dashboard-port={dash}", "--disable-usage-stats"],
+         f"--dashboard-port={dash}", "--disable-usage-stats",
+         # Not the agent's default port: the test session's own Ray may already hold it, and
+         # this head's job agent would then never come up ("No available agent").
+         f"--dashboard-agent-listen-port={_free_port()}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
     try:
         _wait_for_job_server(ray_bin, dash, env)
