@@ -161,6 +161,7 @@ class OutputConfig:
     zarr_chunk_px: int
     ngff_version: str
     zarr_max_levels: int
+    zarr_block_levels: int  # a write job makes 2**k x 2**k chunks and the k levels below them
     image_max_pixels: int
     jpeg_quality: int
     fill: str
@@ -176,6 +177,9 @@ class OutputConfig:
         if self.fill not in ("white", "black", "transparent"):
             raise ConfigError(f"output.fill must be white, black or transparent, got {self.fill!r}")
         _positive(self, "zarr_chunk_px", "image_max_pixels")
+        if not 0 <= self.zarr_block_levels <= 4:
+            raise ConfigError(f"output.zarr_block_levels must be in [0, 4], "
+                              f"got {self.zarr_block_levels}")
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError(f"output.jpeg_quality must be in [1, 100], got {self.jpeg_quality}")
 

@@ -385,7 +385,9 @@ def _ray_map(cfg: RunConfig):
         if not items:
             return []
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        per_task = max(1, min(16, len(items) // (4 * cpus)))
+        # Few calls a task (a write block is a fraction of a second): enough tasks that no
+        # core idles while the last ones finish.
+        per_task = max(1, min(4, len(items) // (8 * cpus)))
         func_ref = ray.put(func)
         refs = [task.remote(func_ref, items[i:i + per_task]) for i in range(0, len(items), per_task)]
         return [out for part in ray.get(refs) for out in part]

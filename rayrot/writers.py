@@ -564,6 +564,9 @@ class ZarrPlan:
         Output size per pyramid level, finest first; each half the one before (rounded up).
     ngff_version : str
         "0.4" (zarr v2) or "0.5" (zarr v3).
+    block_levels : int
+        k: one write job makes a block of ``2**k`` x ``2**k`` chunks and the k levels below it
+        from memory (see :meth:`tiers`).
     """
 
     source_width: int
@@ -577,6 +580,7 @@ class ZarrPlan:
     chunk_px: int
     level_shapes: tuple[tuple[int, int], ...]
     ngff_version: str
+    block_levels: int = 0
 
     @property
     def exact(self) -> bool:
@@ -611,6 +615,33 @@ class ZarrPlan:
         rows, cols = self.chunk_grid(level)
         return [(r, c) for r in range(rows) for c in range(cols)]
 
+    def tiers(self) -> list[tuple[int, int]]:
+        """``(first, last)`` level of each round of write jobs, finest first.
+
+        The first round reads the source and writes levels ``0..k`` (``k = block_levels``);
+        each later round reads the level above its first from the store and writes
+        ``max(k, 1)`` levels. A round starts when the one before it is done.
+
+        >>> from types import SimpleNamespace as NS
+        >>> cfg = NS(zarr_chunk_px=256, zarr_max_levels=8, ngff_version="0.4", fill="white",
+        ...          skew_crop=False, zarr_block_levels=2)
+        >>> plan_zarr(5000, 5000, 0, 0.0, cfg).tiers()
+        [(0, 2), (3, 4), (5, 5)]
+        """
+        n, k = self.n_levels, self.block_levels
+        tiers = [(0, min(k, n - 1))]
+        while tiers[-1][1] < n - 1:
+            first = tiers[-1][1] + 1
+            tiers.append((first, min(first + max(k, 1) - 1, n - 1)))
+        return tiers
+
+    def block_grid(self, first: int, last: int) -> tuple[int, int, int]:
+        """``(rows, cols, side)`` of the blocks of a round writing levels ``first..last``;
+        ``side`` in pixels of level ``first`` (a whole number of chunks at every level)."""
+        side = self.chunk_px << (last - first)
+        h, w = self.level_shapes[first]
+        return -(-h // side), -(-w // side), side
+
     def chunk_rect(self, level: int, index: int | tuple[int, int]) -> tuple[int, int, int, int]:
         """``(x, y, w, h)`` of chunk ``index`` at ``level``, pixels of that level (edge chunks
         are clipped to the array). ``index`` is ``(row, col)`` or the row-major chunk number."""
@@ -636,7 +667,8 @@ def plan_zarr(slide_w: int, slide_h: int, angle_deg: int | None, skew_deg: float
     skew_deg : float
         Clockwise fine correction, degrees; 0.0 keeps the lossless path.
     out_cfg : OutputConfig
-        Uses ``zarr_chunk_px``, ``zarr_max_levels``, ``ngff_version``, ``fill``, ``skew_crop``.
+        Uses ``zarr_chunk_px``, ``zarr_max_levels``, ``zarr_block_levels``, ``ngff_version``,
+        ``fill``, ``skew_crop``.
     source_tile_px : int, optional
         Tile side of a tiled source. The chunk side is rounded to a multiple of it, so an
         unrotated (or 180-degree) level-0 chunk decodes whole source tiles only.
@@ -649,7 +681,7 @@ def plan_zarr(slide_w: int, slide_h: int, angle_deg: int | None, skew_deg: float
     --------
     >>> from types import SimpleNamespace as NS
     >>> cfg = NS(zarr_chunk_px=256, zarr_max_levels=8, ngff_version="0.4", fill="white",
-    ...          skew_crop=False)
+    ...          skew_crop=False, zarr_block_levels=2)
     >>> p = plan_zarr(1000, 600, 90, 0.0, cfg)
     >>> p.level_shapes
     ((1000, 600), (500, 300), (250, 150))
@@ -676,7 +708,7 @@ def plan_zarr(slide_w: int, slide_h: int, angle_deg: int | None, skew_deg: float
     if out_cfg.fill == "transparent" and skew == 0:
         LOGGER.info("fill 'transparent' not needed for an exact %d-degree turn: writing RGB", angle)
     return ZarrPlan(slide_w, slide_h, angle, skew, width, height, channels, out_cfg.fill, chunk,
-                    tuple(shapes), out_cfg.ngff_version)
+                    tuple(shapes), out_cfg.ngff_version, int(out_cfg.zarr_block_levels))
 
 
 # ----------------------------------------------------------------------------- OME-Zarr store
@@ -752,14 +784,17 @@ def _open_source(path: str, source_cfg: Any):
     return Slide.from_file(path, source_cfg) if slide.backend == "vips" else slide
 
 
-def write_zarr_chunk(plan: ZarrPlan, path_tmp: str | os.PathLike, source_path: str,
-                     source_cfg: Any, level_index: int,
-                     chunk_index: int | tuple[int, int]) -> tuple[int, int, int]:
-    """Compute and store one output chunk; one independent, picklable job.
+def write_zarr_block(plan: ZarrPlan, path_tmp: str | os.PathLike, source_path: str,
+                     source_cfg: Any, first: int, last: int,
+                     index: int | tuple[int, int]) -> tuple[int, int, int]:
+    """Compute one block and store its chunks at levels ``first..last``; one independent,
+    picklable job.
 
-    Level 0 reads only the source rectangle the chunk maps back to (plus a 3-pixel margin
-    for the bicubic kernel when skewed); level ``n > 0`` reads the 2x2 block of level
-    ``n - 1`` chunks it covers from the store and averages each 2x2 pixel block.
+    The block is ``side`` x ``side`` pixels of level ``first`` (see
+    :meth:`ZarrPlan.block_grid`). Level 0 reads only the source rectangle the block maps back
+    to (plus a 3-pixel margin for the bicubic kernel when skewed); a later round reads the
+    block's ``2 side`` x ``2 side`` pixels of level ``first - 1`` from the store. Each level
+    below is the 2x2 mean of the one above, made in memory.
 
     Parameters
     ----------
@@ -769,67 +804,95 @@ def write_zarr_chunk(plan: ZarrPlan, path_tmp: str | os.PathLike, source_path: s
     source_path : str
         The input image; opened with ``rayrot.source.open_slide(source_path, source_cfg)``.
     source_cfg : SourceConfig
-    level_index : int
-        Pyramid level, 0 = full resolution. Every chunk of ``level_index - 1`` must be
-        written first.
-    chunk_index : int or (int, int)
-        ``(row, col)`` in the chunk grid of that level, or the row-major chunk number
-        (``row * cols + col``).
+    first, last : int
+        Levels written, one round of :meth:`ZarrPlan.tiers`. Every chunk of level
+        ``first - 1`` must be written first.
+    index : int or (int, int)
+        ``(row, col)`` in the round's block grid, or the row-major block number.
 
     Returns
     -------
-    done : (level, x, y)
-        The level and the chunk's top-left corner in pixels of that level.
+    done : (first, x, y)
+        The first level and the block's top-left corner in pixels of that level.
     """
     import zarr
 
-    x, y, w, h = plan.chunk_rect(level_index, chunk_index)
-    if level_index == 0:
+    rows, cols, side = plan.block_grid(first, last)
+    r, c = divmod(index, cols) if isinstance(index, (int, np.integer)) else index
+    if not (0 <= r < rows and 0 <= c < cols):
+        raise IndexError(f"block {index} outside the {rows}x{cols} grid of level {first}")
+    h_lv, w_lv = plan.level_shapes[first]
+    x, y = c * side, r * side
+    w, h = min(side, w_lv - x), min(side, h_lv - y)
+    alpha = plan.channels == 4
+    if first == 0:
         with _vips_operation_cache_off():
-            pixels = _level0_chunk(plan, source_path, source_cfg, (x, y, w, h))
+            pixels = _level0_block(plan, source_path, source_cfg, (x, y, w, h))
     else:
-        below = zarr.open_array(str(Path(path_tmp) / str(level_index - 1)), mode="r")
-        hb, wb = plan.level_shapes[level_index - 1]
-        block = below[:, 2 * y:min(2 * (y + h), hb), 2 * x:min(2 * (x + w), wb)]
-        pixels = _downsample2(block, alpha=plan.channels == 4)
-    # A chunk of nothing but fill is left out (it reads as fill); any other is stored without
-    # zarr's own all-fill check, which costs more than compressing the chunk.
-    if pixels is not None and np.any(pixels != plan.fill_value):
-        array = zarr.open_array(str(Path(path_tmp) / str(level_index)), mode="r+")
-        array = array.with_config({"write_empty_chunks": True})
-        array[:, y:y + h, x:x + w] = pixels
-    return level_index, x, y
+        above = zarr.open_array(str(Path(path_tmp) / str(first - 1)), mode="r")
+        ha, wa = plan.level_shapes[first - 1]
+        pixels = _downsample2(above[:, 2 * y:min(2 * (y + h), ha), 2 * x:min(2 * (x + w), wa)],
+                              alpha)
+    bx, by = x, y
+    for level in range(first, last + 1):
+        if level > first:
+            # Blocks start on even pixels, so only a block at the image's edge has an odd side
+            # (repeated, as for the whole level).
+            pixels = None if pixels is None else _downsample2(pixels, alpha)
+            bx, by = bx // 2, by // 2
+        if pixels is not None:
+            _store_chunks(plan, path_tmp, level, bx, by, pixels)
+    return first, x, y
+
+
+def _store_chunks(plan: ZarrPlan, path_tmp: str | os.PathLike, level: int, x: int, y: int,
+                  pixels: np.ndarray) -> None:
+    """Store ``(C, h, w)`` pixels whose top-left corner is chunk-aligned at ``(x, y)``, one
+    chunk at a time. A chunk of nothing but fill is left out (it reads as fill); any other is
+    stored without zarr's own all-fill check, which costs more than compressing the chunk."""
+    import zarr
+
+    array = zarr.open_array(str(Path(path_tmp) / str(level)), mode="r+")
+    array = array.with_config({"write_empty_chunks": True})
+    step = plan.chunk_px
+    _, h, w = pixels.shape
+    for j in range(0, h, step):
+        for i in range(0, w, step):
+            chunk = pixels[:, j:j + step, i:i + step]
+            if np.any(chunk != plan.fill_value):
+                array[:, y + j:y + j + chunk.shape[1], x + i:x + i + chunk.shape[2]] = chunk
 
 
 @dataclass(frozen=True)
-class ChunkJob:
-    """One chunk of one level to write: plain data, picklable, not a tuple (so a map that
-    unpacks tuples passes it whole). Run it with :func:`run_chunk_job`."""
+class BlockJob:
+    """One block of one round to write: plain data, picklable, not a tuple (so a map that
+    unpacks tuples passes it whole). Run it with :func:`run_block_job`."""
 
     plan: ZarrPlan
     path_tmp: str  # the store being built
     source_path: str
     source_cfg: Any  # SourceConfig
-    level: int
-    index: int  # row-major chunk number in that level's grid
+    first: int  # levels first..last, one round of plan.tiers()
+    last: int
+    index: int  # row-major block number in that round's grid
 
 
-def run_chunk_job(job: ChunkJob) -> tuple[int, int, int]:
-    """:func:`write_zarr_chunk` for one :class:`ChunkJob`; a plain module-level function, so
-    ``ray.remote(run_chunk_job)`` and process pools can ship it."""
-    return write_zarr_chunk(job.plan, job.path_tmp, job.source_path, job.source_cfg, job.level,
-                            job.index)
+def run_block_job(job: BlockJob) -> tuple[int, int, int]:
+    """:func:`write_zarr_block` for one :class:`BlockJob`; a plain module-level function, so
+    ``ray.remote(run_block_job)`` and process pools can ship it."""
+    return write_zarr_block(job.plan, job.path_tmp, job.source_path, job.source_cfg, job.first,
+                            job.last, job.index)
 
 
-def _level0_chunk(plan: ZarrPlan, source_path: str, source_cfg: Any,
+def _level0_block(plan: ZarrPlan, source_path: str, source_cfg: Any,
                   rect: tuple[int, int, int, int]) -> np.ndarray | None:
-    """``(C, h, w)`` uint8 pixels of one level-0 chunk; None when it lies wholly in the fill."""
+    """``(C, h, w)`` uint8 pixels of one level-0 block; None when it lies wholly in the fill."""
     x, y, w, h = rect
     if plan.exact:
         sx, sy, sw, sh = _exact_source_rect(plan, rect)
-        region = _open_source(source_path, source_cfg).read_region(0, sx, sy, sw, sh)
-        rotated = np.rot90(region, -(plan.angle_deg // 90))
-        return np.ascontiguousarray(rotated.transpose(2, 0, 1))
+        region = _open_source(source_path, source_cfg).read_region(0, sx, sy, sw, sh,
+                                                                  turn=plan.angle_deg // 90)
+        return np.ascontiguousarray(region.transpose(2, 0, 1))
     box = _skew_source_box(plan, rect, margin=3)
     if box is None:
         return None
@@ -978,7 +1041,7 @@ def finalize_zarr(plan: ZarrPlan, path_tmp: str | os.PathLike, path_final: str |
 def write_ome_zarr(plan: ZarrPlan, source_path: str, source_cfg: Any,
                    out_path: str | os.PathLike, *, metadata: Mapping[str, Any] | None = None,
                    map_fn: Callable[[Callable, Iterable], Iterable] = map) -> Path:
-    """Write the corrected image as OME-Zarr, level by level, chunk by chunk; atomic.
+    """Write the corrected image as OME-Zarr, block by block, a few levels a round; atomic.
 
     Parameters
     ----------
@@ -993,10 +1056,10 @@ def write_ome_zarr(plan: ZarrPlan, source_path: str, source_cfg: Any,
     metadata : dict, optional
         Extras for the ``"rayrot"`` group attribute.
     map_fn : callable, optional
-        ``map_fn(func, jobs)`` must call ``func(job)`` for every :class:`ChunkJob` of one level
-        and return (or yield) the results; it is drained before the next level starts.
-        ``func`` is :func:`run_chunk_job`, a module-level function; each job is a small frozen
-        dataclass (not a tuple). The builtin :func:`map` runs serially; the pipeline passes
+        ``map_fn(func, jobs)`` must call ``func(job)`` for every :class:`BlockJob` of one round
+        of :meth:`ZarrPlan.tiers` and return (or yield) the results; it is drained before the
+        next round starts. ``func`` is :func:`run_block_job`, a module-level function; each
+        job is a small frozen dataclass (not a tuple). The builtin :func:`map` runs serially; the pipeline passes
         a Ray map (``ray.remote(func)`` on each job).
 
     Returns
@@ -1009,11 +1072,11 @@ def write_ome_zarr(plan: ZarrPlan, source_path: str, source_cfg: Any,
     start = time.perf_counter()
     try:
         open_zarr_store(plan, tmp)
-        for level in range(plan.n_levels):
-            rows, cols = plan.chunk_grid(level)
-            jobs = [ChunkJob(plan, str(tmp), str(source_path), source_cfg, level, n)
+        for first, last in plan.tiers():
+            rows, cols, _ = plan.block_grid(first, last)
+            jobs = [BlockJob(plan, str(tmp), str(source_path), source_cfg, first, last, n)
                     for n in range(rows * cols)]
-            for _ in map_fn(run_chunk_job, jobs):
+            for _ in map_fn(run_block_job, jobs):
                 pass
         finalize_zarr(plan, tmp, out_path, metadata)
     except BaseException as exc:

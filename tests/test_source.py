@@ -75,6 +75,12 @@ def test_pyramid_levels_and_regions(tmp_path, cfg, photo):
     assert _close(region, photo[:lv.height, :lv.width], 8)
     thumb = s.thumbnail(200)
     assert max(thumb.shape[:2]) == 200
+    # Quarter turns while reading (the writers' 90-degree path) are exact, small or large.
+    for w, h in ((70, 45), (1500, 1450)):
+        plain = s.read_region(0, 33, 17, w, h)
+        for k in (1, 2, 3):
+            np.testing.assert_array_equal(s.read_region(0, 33, 17, w, h, turn=k),
+                                          np.rot90(plain, -k))
 
 
 def test_svs_opens_through_openslide(tmp_path, cfg, photo):
@@ -86,6 +92,8 @@ def test_svs_opens_through_openslide(tmp_path, cfg, photo):
     assert (s.width, s.height) == (1536, 1024) and len(s.levels) == 2
     assert _close(s.read_region(1, 100, 50, 64, 64), half[50:114, 100:164], 6)
     assert _close(s.read_region(0, 100, 50, 64, 64), base[50:114, 100:164], 6)
+    np.testing.assert_array_equal(s.read_region(0, 100, 50, 64, 40, turn=3),
+                                  np.rot90(s.read_region(0, 100, 50, 64, 40), -3))
 
 
 @pytest.mark.parametrize("make, words", [

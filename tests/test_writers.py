@@ -86,9 +86,9 @@ def reads(monkeypatch):
         def __getattr__(self, name):
             return getattr(self._slide, name)
 
-        def read_region(self, level, x, y, w, h):
+        def read_region(self, level, x, y, w, h, **kw):
             log.append((x, y, w, h))
-            return self._slide.read_region(level, x, y, w, h)
+            return self._slide.read_region(level, x, y, w, h, **kw)
 
     monkeypatch.setattr(writers, "_open_source", lambda p, c: Recorder(real(p, c)))
     return log
@@ -323,8 +323,11 @@ def test_zarr_exact_turn_is_pixel_exact_and_streams(angle, map_png, cfg, tmp_pat
     np.testing.assert_array_equal(_hwc(levels[0]), upright)
     for lv, (h, w) in zip(levels, plan.level_shapes):
         assert lv.shape == (3, h, w) and lv.dtype == np.uint8
-    # no process held the image: every read was at most one chunk
-    assert reads and max(w * h for _, _, w, h in reads) <= 128 * 128
+    # no process held the image: every read was at most one block of 2**k x 2**k chunks
+    block = 128 << plan.block_levels
+    assert plan.block_levels == cfg.output.zarr_block_levels and block < max(upright.shape)
+    assert reads and max(w * h for _, _, w, h in reads) <= block * block
+    assert len(reads) == len(range(0, plan.width, block)) * len(range(0, plan.height, block))
     assert _files(out.parent) == ["map.zarr"]
     attrs = json.loads((out / ".zattrs").read_text())
     ms = attrs["multiscales"][0]
@@ -337,10 +340,14 @@ def test_zarr_exact_turn_is_pixel_exact_and_streams(angle, map_png, cfg, tmp_pat
     _validate_ngff(out, "0.4")
 
 
-def test_zarr_levels_are_2x2_means(map_png, cfg, tmp_path):
+@pytest.mark.parametrize("block_levels", [0, 1, 2])
+def test_zarr_levels_are_2x2_means(block_levels, map_png, cfg, tmp_path):
+    """Every level is the 2x2 mean of the one above, across block edges and rounds alike."""
     upright, src = map_png
     crop = _save_png(np.ascontiguousarray(upright[:301, :417]), tmp_path / "odd.png")  # odd sides
-    plan = writers.plan_zarr(417, 301, 0, 0.0, _out_cfg(cfg, zarr_chunk_px=64))
+    plan = writers.plan_zarr(417, 301, 0, 0.0,
+                             _out_cfg(cfg, zarr_chunk_px=64, zarr_block_levels=block_levels))
+    assert len(plan.tiers()) == {0: 4, 1: 3, 2: 2}[block_levels]
     out = writers.write_ome_zarr(plan, crop, cfg.source, tmp_path / "odd.zarr")
     group = zarr.open_group(str(out), mode="r")
     for n in range(1, plan.n_levels):
@@ -388,8 +395,8 @@ def test_zarr_jobs_survive_pickling(map_png, cfg, tmp_path):
     plan = writers.plan_zarr(825, 622, 180, 0.0, _out_cfg(cfg, zarr_chunk_px=256))
     out = writers.write_ome_zarr(plan, str(src), cfg.source, tmp_path / "p.zarr",
                                  map_fn=pickling_map)
-    assert len(seen) == sum(r * c for r, c in map(plan.chunk_grid, range(plan.n_levels)))
-    assert [j.level for j in seen] == sorted(j.level for j in seen)  # level by level
+    assert len(seen) == sum(r * c for r, c, _ in (plan.block_grid(*t) for t in plan.tiers()))
+    assert [j.first for j in seen] == sorted(j.first for j in seen)  # round by round
     levels, _ = _read_ome(out)
     np.testing.assert_array_equal(_hwc(levels[0]), np.rot90(upright, -2))
 
@@ -407,11 +414,11 @@ def test_zarr_failure_midway_leaves_nothing(map_png, cfg, tmp_path, monkeypatch)
         def __init__(self, slide):
             self._slide = slide
 
-        def read_region(self, level, x, y, w, h):
+        def read_region(self, level, x, y, w, h, **kw):
             calls.append(1)
-            if len(calls) == 5:
+            if len(calls) == 3:
                 raise SlideReadError(f"{src}: cannot read region x={x} y={y} (level 0)")
-            return self._slide.read_region(level, x, y, w, h)
+            return self._slide.read_region(level, x, y, w, h, **kw)
 
     monkeypatch.setattr(writers, "_open_source", lambda p, c: Failing(real(p, c)))
     plan = writers.plan_zarr(825, 622, 90, 0.0, _out_cfg(cfg, zarr_chunk_px=128))
@@ -433,7 +440,8 @@ def test_zarr_skew_straightens_a_tilted_page(angle, cfg, tmp_path, reads):
     page, tilted = _tilted_page(ccw_deg=7.0)
     src = _rotated_input(tilted, angle, tmp_path)
     w, h = Image.open(src).size
-    plan = writers.plan_zarr(w, h, angle, 7.0, _out_cfg(cfg, zarr_chunk_px=128))
+    plan = writers.plan_zarr(w, h, angle, 7.0,
+                             _out_cfg(cfg, zarr_chunk_px=64, zarr_block_levels=1))
     out = writers.write_ome_zarr(plan, src, cfg.source, tmp_path / "s.zarr")
     levels, _ = _read_ome(out)
     rgb = _hwc(levels[0])
@@ -443,12 +451,13 @@ def test_zarr_skew_straightens_a_tilted_page(angle, cfg, tmp_path, reads):
         assert edge.max() - edge.min() <= 1
     assert (rgb[:3, :3] == 255).all()  # white fill in the corners the turn exposes
     biggest = max(w * h for _, _, w, h in reads)
-    assert biggest <= (128 * 1.42 + 8) ** 2  # a chunk's rotated footprint plus the margin
+    assert biggest <= (128 * 1.42 + 8) ** 2  # a block's rotated footprint plus the margin
 
 
 def test_zarr_skew_chunks_are_seamless_and_match_the_image_writer(map_png, cfg, tmp_path):
     upright, src = map_png
-    small = writers.plan_zarr(825, 622, 90, -3.3, _out_cfg(cfg, zarr_chunk_px=96))
+    small = writers.plan_zarr(825, 622, 90, -3.3,
+                              _out_cfg(cfg, zarr_chunk_px=96, zarr_block_levels=0))
     whole = writers.plan_zarr(825, 622, 90, -3.3, _out_cfg(cfg, zarr_chunk_px=2048))
     a = zarr.open_group(str(writers.write_ome_zarr(small, str(src), cfg.source,
                                                    tmp_path / "a.zarr")), mode="r")["0"][:]
