@@ -148,3 +148,28 @@ def test_open_slide_caches_per_process(tmp_path, cfg, photo):
     # ... and can read it again when asked, with libvips' operation cache back at its size.
     np.testing.assert_array_equal(again.read_region(0, 0, 0, 8, 8), photo[:8, :8])
     assert pyvips.cache_get_max() > 0
+
+
+def test_scaled_tiles_of_an_ordinary_image_come_from_one_resize(tmp_path, cfg, photo, monkeypatch):
+    """An ordinary image is decoded and shrunk once; its scaled tiles are crops of that, and
+    look like the tile shrunk on its own (the gigapixel path)."""
+    big = np.asarray(Image.fromarray(photo).resize((photo.shape[1] * 3, photo.shape[0] * 3),
+                                                   Image.BICUBIC))
+    path = tmp_path / "big.png"
+    Image.fromarray(big).save(path)
+    s = Slide.from_file(path, cfg.source)
+    assert not s.is_gigapixel
+    reads = []
+    real = Slide.read_region
+    monkeypatch.setattr(Slide, "read_region",
+                        lambda self, *a, **k: reads.append(a) or real(self, *a, **k))
+    scale = 2.5
+    tiles = [s.read_scaled(0, scale, x, y, 224, 224) for x, y in ((0, 0), (224, 100), (300, 300))]
+    assert len(reads) == 1 and reads[0][1:] == (0, 0, s.width, s.height)
+    for (x, y), tile in zip(((0, 0), (224, 100), (300, 300)), tiles):
+        x0, y0, n = round(x * scale), round(y * scale), round(224 * scale)
+        alone = np.asarray(Image.fromarray(big[y0:y0 + n, x0:x0 + n]).resize((224, 224),
+                                                                               Image.LANCZOS))
+        assert tile.shape == (224, 224, 3) and _close(tile, alone, 0.1)
+        # the same pixel grid: only the tile's own edge (where a lone resize clamps) differs
+        np.testing.assert_array_equal(tile[5:-5, 5:-5], alone[5:-5, 5:-5])
