@@ -80,14 +80,36 @@ def prepare_image(path: str, cfg: RunConfig) -> PreparedImage:
 def measure_skew(prep: PreparedImage, cfg: RunConfig) -> SkewEstimate:
     """Fine skew of the image, from grey tiles at the scale where its long side is about
     ``skew.target_long_px``: content tiles spread over the image plus the whole image in one
-    tile. Sets and returns ``prep.skew``."""
+    tile. A gigapixel image whose estimate would be declined (confidence below
+    ``skew.min_confidence``) is measured again ``skew.refine_factor`` times finer, up to
+    ``skew.refine_steps`` times (fine print can be too small to measure at the first scale),
+    and the most confident estimate is kept. Sets and returns ``prep.skew`` and sets
+    ``prep.skew_tiles`` to the tiles that estimate used."""
     t0 = time.perf_counter()
     slide, sk = prep.slide, cfg.skew
     if prep.plan is None or not sk.enabled:
         prep.skew = SkewEstimate(0.0, 0.0, 0)
         return prep.skew
+    target = sk.target_long_px
+    prep.skew, prep.skew_tiles = _skew_at(prep, cfg, target)
+    for _ in range(sk.refine_steps if slide.is_gigapixel else 0):
+        if prep.skew.confidence >= sk.min_confidence or target >= max(slide.width, slide.height):
+            break
+        target = round(target * sk.refine_factor)
+        finer, rows = _skew_at(prep, cfg, target)
+        if finer.confidence > prep.skew.confidence:
+            prep.skew, prep.skew_tiles = finer, rows
+    prep.seconds["skew"] = time.perf_counter() - t0
+    return prep.skew
+
+
+def _skew_at(prep: PreparedImage, cfg: RunConfig,
+             target_long_px: int) -> tuple[SkewEstimate, dict[str, np.ndarray]]:
+    """The skew estimate from tiles at the scale where the image's long side is about
+    ``target_long_px`` (read from the level just above it), and its tiles-table rows."""
+    slide, sk = prep.slide, cfg.skew
     sizes = [(lv.width, lv.height) for lv in slide.levels]
-    level, scale = scale_for_long_side(sizes, sk.target_long_px)
+    level, scale = scale_for_long_side(sizes, target_long_px)
     lw, lh = sizes[level]
     pw, ph = max(1, int(lw / scale)), max(1, int(lh / scale))
     boxes, _ = grid_boxes(pw, ph, sk.tile_px, 0, 0.5)
@@ -101,19 +123,18 @@ def measure_skew(prep: PreparedImage, cfg: RunConfig) -> SkewEstimate:
     if whole:  # page edges and long rules, seen whole
         tiles.append(global_skew_tile(_grey(slide.thumbnail(2 * sk.tile_px)), sk.tile_px))
         weights.append(0.5)
-    prep.skew = estimate_skew(tiles, np.asarray(weights), sk) if tiles else SkewEstimate(0.0, 0.0, 0)
-    prep.skew_tiles = _skew_tile_rows(prep, level, scale, boxes[pick], whole)
-    prep.seconds["skew"] = time.perf_counter() - t0
-    return prep.skew
+    est = estimate_skew(tiles, np.asarray(weights), sk) if tiles else SkewEstimate(0.0, 0.0, 0)
+    return est, _skew_tile_rows(prep, est, level, scale, boxes[pick], whole)
 
 
-def _skew_tile_rows(prep: PreparedImage, level: int, scale: float, boxes: np.ndarray,
-                    whole: bool) -> dict[str, np.ndarray]:
-    """Tiles-table columns for the tiles :func:`measure_skew` measured (``boxes`` in pixels of
-    the skew scale, then the whole-image tile when ``whole``), with each tile's own estimate."""
+def _skew_tile_rows(prep: PreparedImage, est: SkewEstimate, level: int, scale: float,
+                    boxes: np.ndarray, whole: bool) -> dict[str, np.ndarray]:
+    """Tiles-table columns for the tiles :func:`_skew_at` measured (``boxes`` in pixels of
+    the skew scale, then the whole-image tile when ``whole``), with each tile's own estimate
+    from ``est``."""
     slide, n_grid = prep.slide, len(boxes)
     n = n_grid + int(whole)
-    per_tile = list(prep.skew.tiles) + [None] * (n - len(prep.skew.tiles))
+    per_tile = list(est.tiles) + [None] * (n - len(est.tiles))
     lv = slide.levels[level]
     box_l = np.round(np.asarray(boxes, np.float64).reshape(-1, 4) * scale).astype(np.int64)
     box_0 = np.round(box_l * lv.downsample).astype(np.int64)

@@ -147,12 +147,18 @@ class SkewConfig:
     max_tiles: int  # tiles measured for skew
     tile_px: int  # tile side used for skew, at the skew level
     target_long_px: int  # long side of the scale skew is measured at
+    refine_steps: int  # finer looks at a gigapixel image whose skew estimate would be declined
+    refine_factor: float  # each finer look is this many times finer (> 1)
     deskew_tiles_above_deg: float  # tiles are de-skewed before scoring above this skew
     min_correction_deg: float  # smaller skews are reported as 0.0 and not corrected
 
     def __post_init__(self):
         _positive(self, "max_angle_deg", "max_tiles", "tile_px", "target_long_px")
         _unit(self, "min_confidence")
+        if self.refine_steps < 0:
+            raise ConfigError(f"skew.refine_steps must be >= 0, got {self.refine_steps}")
+        if not self.refine_factor > 1:
+            raise ConfigError(f"skew.refine_factor must be > 1, got {self.refine_factor}")
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,20 @@ def small_item_mosaic(dev_images, path: Path) -> Path:
     return write_pyramid_tiff(mosaic(paths, 10240, 10240, 256).rot270(), path)
 
 
+def page_sheet(paths: list[Path], cols: int, rows: int, tilt_deg: float):
+    """A lazy grey pyvips sheet of ``cols`` x ``rows`` pages (repeating as needed) at their stored
+    size, 30 px apart, tilted as a whole by ``tilt_deg`` (bicubic, white fill, canvas expanded):
+    ``skew_deg`` = ``tilt_deg`` straightens it. As benchmarks/skew.py's size-c sheet, shrunk."""
+    import pyvips
+
+    pages = [pyvips.Image.new_from_file(str(p)).colourspace("b-w")[0] for p in paths]
+    cw, ch = max(p.width for p in pages) + 30, max(p.height for p in pages) + 30
+    cells = [pages[i % len(pages)].gravity("centre", cw, ch, extend="white") for i in range(cols * rows)]
+    sheet = pyvips.Image.arrayjoin(cells, across=cols)
+    # libvips turns clockwise for a positive angle
+    return sheet.rotate(-tilt_deg, interpolate=pyvips.Interpolate.new("bicubic"), background=[255])
+
+
 def write_pyramid_tiff(img, path: Path, tile: int = 512, q: int = 85) -> Path:
     """A tiled, JPEG-compressed pyramidal BigTIFF (pages, as libvips writes them)."""
     img.tiffsave(str(path), tile=True, tile_width=tile, tile_height=tile, pyramid=True,

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from conftest import dev_images, read_rgb
-from images import small_item_mosaic
+from images import page_sheet, small_item_mosaic, write_pyramid_tiff
 from rayrot.analysis import analyze_image, measure_skew, prepare_image, tile_batches
 from rayrot.config import load_config
 from rayrot.writers import write_tiles_parquet
@@ -138,3 +138,38 @@ def test_finer_look_when_the_first_scale_is_too_coarse(scorer, tmp_path):
     assert finer.tiles_skipped >= 0
     assert max(x + w for x, w in zip(scored.column("x0").to_pylist(),
                                      scored.column("w0").to_pylist())) <= 10240
+
+
+@pytest.mark.parametrize("tilt", [-9.8, 12.7])
+def test_finer_skew_look_when_text_is_too_fine_at_the_first_scale(dev, tmp_path, tilt):
+    """A sheet of 6 x 5 dev pages, tilted: at the first skew scale (long side 2048) its text lines
+    are a few pixels apart and the estimate declines; as a pyramid (gigapixel) it is measured
+    again twice as fine and answers. The same sheet as an ordinary image takes no finer look."""
+    portrait = [p for p in dev("documents") if _is_portrait(p)]
+    sheet = page_sheet(portrait, 6, 5, tilt)
+    path = str(write_pyramid_tiff(sheet, tmp_path / "sheet.tif"))
+    cfg = load_config()
+    once = cfg.replace(skew={"refine_steps": 0})
+    coarse = prepare_image(path, once)
+    first = measure_skew(coarse, once)
+    assert first.angle_deg == 0.0 and first.confidence < cfg.skew.min_confidence, first
+    prep = prepare_image(path, cfg)
+    assert prep.slide.is_gigapixel
+    est = measure_skew(prep, cfg)
+    assert est.angle_deg == pytest.approx(tilt, abs=0.1) and est.confidence >= cfg.skew.min_confidence
+    # The tiles table holds the finer look's tiles only, each with its own estimate.
+    rows = prep.skew_tiles
+    assert set(rows["level"].tolist()) == {coarse.skew_tiles["level"][0] - 1}
+    assert np.nanmedian(rows["skew_deg"]) == pytest.approx(tilt, abs=0.15)
+    assert (rows["x0"] + rows["w0"]).max() <= prep.slide.width
+    assert (rows["y0"] + rows["h0"]).max() <= prep.slide.height
+    sheet.jpegsave(str(tmp_path / "sheet.jpg"), Q=90)
+    ordinary = prepare_image(str(tmp_path / "sheet.jpg"), cfg)
+    assert not ordinary.slide.is_gigapixel
+    same = measure_skew(ordinary, cfg)
+    assert same.angle_deg == 0.0 and same.confidence < cfg.skew.min_confidence, same
+
+
+def _is_portrait(path) -> bool:
+    with Image.open(path) as im:
+        return im.height > im.width
