@@ -368,7 +368,13 @@ def _write_image_outputs(res: DetectionResult, name: str, out: Path, cfg: RunCon
 
 
 def _call_many(func, items: list) -> list:
-    return [func(item) for item in items]
+    """Body of a Ray task: ``func`` on each item. The worker then gives its freed heap back:
+    it lives on for other tasks (a later, smaller write would otherwise be charged this
+    one's largest blocks)."""
+    try:
+        return [func(item) for item in items]
+    finally:
+        _release_free_memory()
 
 
 def _ray_map(cfg: RunConfig):

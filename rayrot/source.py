@@ -175,6 +175,25 @@ class Slide:
             raise SlideReadError(f"{self.path}: cannot read region x={x} y={y} w={w} h={h} "
                                  f"(level {level}): {_one_line(exc)}") from exc
 
+    def region_image(self, level: int, x: int, y: int, w: int, h: int):
+        """One rectangle of one level as a ``pyvips.Image`` (3-band uchar sRGB) for libvips
+        operations to take further (the writers' bicubic rotation).
+
+        On the libvips backend it is lazy: only the source tiles a later operation asks for
+        are decoded, and no copy of the rectangle is ever held whole. OpenSlide formats are
+        decoded with :meth:`read_region` and wrapped.
+        """
+        lv = self.levels[level]
+        if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > lv.width or y + h > lv.height:
+            raise SlideReadError(f"{self.path}: region x={x} y={y} w={w} h={h} lies outside "
+                                 f"level {level} ({lv.width}x{lv.height})")
+        import pyvips
+
+        if self.backend == "openslide":
+            rgb = self.read_region(level, x, y, w, h)
+            return pyvips.Image.new_from_array(rgb).copy(interpretation="srgb")
+        return self._handles[level].crop(x, y, w, h)
+
     def read_scaled(self, level: int, scale: float, x: int, y: int, w: int, h: int) -> np.ndarray:
         """Read a rectangle given in a space ``scale`` times coarser than ``level``.
 

@@ -705,10 +705,14 @@ def plan_zarr(slide_w: int, slide_h: int, angle_deg: int | None, skew_deg: float
         h, w = shapes[-1]
         shapes.append(((h + 1) // 2, (w + 1) // 2))
     channels = 4 if out_cfg.fill == "transparent" and skew != 0 else 3
+    # A skewed block reads a turned footprint (up to 2x its area at 45 degrees) through
+    # libvips' resampler: one level smaller blocks keep a skewed write's memory under the
+    # exact write's (benchmarks/RESULTS.md, issue 4), for about the same speed.
+    block_levels = int(out_cfg.zarr_block_levels) - (skew != 0)
     if out_cfg.fill == "transparent" and skew == 0:
         LOGGER.info("fill 'transparent' not needed for an exact %d-degree turn: writing RGB", angle)
     return ZarrPlan(slide_w, slide_h, angle, skew, width, height, channels, out_cfg.fill, chunk,
-                    tuple(shapes), out_cfg.ngff_version, int(out_cfg.zarr_block_levels))
+                    tuple(shapes), out_cfg.ngff_version, max(0, block_levels))
 
 
 # ----------------------------------------------------------------------------- OME-Zarr store
@@ -897,10 +901,12 @@ def _level0_block(plan: ZarrPlan, source_path: str, source_cfg: Any,
     if box is None:
         return None
     sx, sy, sw, sh = box
-    region = _open_source(source_path, source_cfg).read_region(0, sx, sy, sw, sh)
+    # A lazy region: libvips decodes the source tiles as the rotation asks for them, so a
+    # block never holds a decoded copy of its (larger, turned) source footprint.
+    region = _open_source(source_path, source_cfg).region_image(0, sx, sy, sw, sh)
     if plan.channels == 4:
-        region = np.dstack([region, np.full(region.shape[:2], 255, np.uint8)])
-    image = _vips_rotate(_vips_from_array(region), plan.theta_deg,
+        region = region.bandjoin(255)
+    image = _vips_rotate(region, plan.theta_deg,
                          (plan.source_width, plan.source_height), (plan.width, plan.height),
                          (sx, sy), rect, plan.fill)
     return np.ascontiguousarray(image.numpy().reshape(h, w, plan.channels).transpose(2, 0, 1))

@@ -90,6 +90,10 @@ def reads(monkeypatch):
             log.append((x, y, w, h))
             return self._slide.read_region(level, x, y, w, h, **kw)
 
+        def region_image(self, level, x, y, w, h):
+            log.append((x, y, w, h))
+            return self._slide.region_image(level, x, y, w, h)
+
     monkeypatch.setattr(writers, "_open_source", lambda p, c: Recorder(real(p, c)))
     return log
 
@@ -292,6 +296,7 @@ def test_plan_zarr_shapes_levels_and_options(cfg):
     assert writers.plan_zarr(1000, 600, 90, 0.0, one_level).n_levels == 2
     # a fine skew grows the canvas to the rotated bounding box, unless cropped
     s = writers.plan_zarr(1000, 600, 0, 30.0, out)
+    assert (p.block_levels, s.block_levels) == (out.zarr_block_levels, out.zarr_block_levels - 1)
     assert (s.width, s.height) == (1167, 1020) and not s.exact
     c = writers.plan_zarr(1000, 600, 270, 30.0, dataclasses.replace(out, skew_crop=True))
     assert (c.width, c.height) == (600, 1000)
@@ -441,7 +446,8 @@ def test_zarr_skew_straightens_a_tilted_page(angle, cfg, tmp_path, reads):
     src = _rotated_input(tilted, angle, tmp_path)
     w, h = Image.open(src).size
     plan = writers.plan_zarr(w, h, angle, 7.0,
-                             _out_cfg(cfg, zarr_chunk_px=64, zarr_block_levels=1))
+                             _out_cfg(cfg, zarr_chunk_px=64, zarr_block_levels=2))
+    assert plan.block_levels == 1  # skewed blocks: one level smaller than exact ones
     out = writers.write_ome_zarr(plan, src, cfg.source, tmp_path / "s.zarr")
     levels, _ = _read_ome(out)
     rgb = _hwc(levels[0])
