@@ -183,20 +183,24 @@ def _detect_many(paths: list[str], cfg: RunConfig, progress=None) -> list[Detect
     results: dict[int, DetectionResult] = {}
     jobs: deque = deque()
     big: dict[int, dict] = {}
+    skew_pending: list[int] = []  # gigapixel images whose skew is still to be measured
     for i, path in enumerate(paths):
         try:
             if open_slide(path, cfg.source).is_gigapixel:
                 prep = prepare_image(path, cfg)
-                measure_skew(prep, cfg)
+                # Tiles go to the actors before the skew is known (it is measured below, while
+                # they score); a skew large enough to de-skew tiles restarts the image.
                 batches = tile_batches(path, prep.plan, cfg.scorer.batch_size,
-                                       cfg.scorer.first_batch_size,
-                                       prep.tile_rotate_deg) if prep.plan else []
+                                       cfg.scorer.first_batch_size) if prep.plan else []
                 big[i] = {"prep": prep, "acc": ScoreAccumulator(prep.plan, cfg) if prep.plan else None,
                           "left": len(batches), "t0": time.perf_counter(), "done": False,
-                          "gen": 0}  # plans looked at so far - 1 (refine_next)
+                          "gen": 0}  # plans looked at so far - 1 (refine_next), + restarts
                 jobs.extend(("batch", i, (0, b)) for b in batches)
                 if not batches:
+                    measure_skew(prep, cfg)
                     results[i] = _finish_big(big[i], cfg, None)
+                else:
+                    skew_pending.append(i)
             else:
                 jobs.append(("analyze", i, path))
         except RayrotError as exc:
@@ -219,7 +223,11 @@ def _detect_many(paths: list[str], cfg: RunConfig, progress=None) -> list[Detect
                 actor = idle.pop()
                 ref = actor.analyze.remote(payload) if kind == "analyze" else actor.score.remote(payload)
                 in_flight[ref] = (actor, kind, i, gen)
+            while skew_pending:  # the driver's share of the work, while the actors score
+                _measure_big_skew(skew_pending.pop(0), big, jobs, results, paths, cfg)
             if not in_flight:
+                if jobs:
+                    continue  # a restart queued batches again
                 break
             [ref], _ = ray.wait(list(in_flight), num_returns=1)
             actor, kind, i, gen = in_flight.pop(ref)
@@ -264,6 +272,29 @@ def _detect_many(paths: list[str], cfg: RunConfig, progress=None) -> list[Detect
         if i not in results:
             results[i] = error_result(path, RuntimeError("not processed"))
     return [results[i] for i in range(len(paths))]
+
+
+def _measure_big_skew(i: int, big: dict, jobs: deque, results: dict, paths: list[str],
+                      cfg: RunConfig) -> None:
+    """Measure gigapixel image ``i``'s skew (its first batches are with the actors). A skew
+    the tiles must be turned by restarts the image's scoring with turned tiles."""
+    state = big[i]
+    prep = state["prep"]
+    try:
+        measure_skew(prep, cfg)
+    except Exception as exc:
+        state["done"] = True
+        results[i] = error_result(paths[i], exc)
+        if isinstance(exc, RayrotError):
+            LOGGER.warning("%s", exc)
+        return
+    if prep.tile_rotate_deg:
+        batches = tile_batches(paths[i], prep.plan, cfg.scorer.batch_size,
+                               cfg.scorer.first_batch_size, prep.tile_rotate_deg)
+        state["acc"] = ScoreAccumulator(prep.plan, cfg)
+        state["gen"] += 1
+        state["left"] = len(batches)
+        jobs.extendleft(("batch", i, (state["gen"], b)) for b in reversed(batches))
 
 
 def _finish_big(state: dict, cfg: RunConfig, pool) -> DetectionResult:
