@@ -103,6 +103,9 @@ class _ScorerActor:
         try:
             return self.scorer(batch)
         finally:
+            # libvips keeps the decoded source tiles of an open slide; reopening one for the
+            # next batch costs a few ms
+            clear_slide_cache()
             _release_free_memory()
 
     def analyze(self, path: str) -> DetectionResult:
