@@ -71,6 +71,7 @@ class Slide:
         self._handles = handles  # pyvips.Image per level, or [openslide.OpenSlide]
         self._regions: dict[int, object] = {}
         self._scaled: dict[tuple[int, float], np.ndarray] = {}  # ordinary images: _scaled_level
+        self._asked: dict[tuple[int, float], int] = {}  # scaled pixels asked so far, per key
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -203,7 +204,7 @@ class Slide:
         if abs(scale - 1.0) < 1e-6:
             return self.read_region(level, x, y, w, h)
         lv = self.levels[level]
-        if not self.is_gigapixel:
+        if not self.is_gigapixel and self._asks_for_most(level, scale, w * h):
             whole = self._scaled_level(level, scale)
             if x + w <= whole.shape[1] and y + h <= whole.shape[0]:
                 return whole[y:y + h, x:x + w]
@@ -215,13 +216,23 @@ class Slide:
 
         return np.asarray(Image.fromarray(rgb).resize((w, h), Image.LANCZOS))
 
+    def _asks_for_most(self, level: int, scale: float, area: int) -> bool:
+        """Count ``area`` scaled pixels asked of ``level`` at ``scale``; True once the asks
+        add up to a quarter of the scaled level (or the whole level is made already)."""
+        key = (level, round(scale, 9))
+        asked = self._asked[key] = self._asked.get(key, 0) + area
+        lv = self.levels[level]
+        return key in self._scaled or asked * scale * scale >= 0.25 * lv.width * lv.height
+
     def _scaled_level(self, level: int, scale: float) -> np.ndarray:
         """An ordinary image's whole level shrunk ``scale`` times (size ``int(side / scale)``,
         as tile plans count it), made once and kept with the slide.
 
-        Tiles and skew tiles of an ordinary image cover most of it, so one resize of the
-        whole image (the seeds' own way) replaces up to ~50 resizes of tiles (a sixth less
-        time on the batch benchmark's images), and no tile gets a resampling edge of its own.
+        When the tiles asked of an ordinary image cover most of it (the default plan's ~20-48
+        tiles, the skew tiles), one resize of the whole image (the seeds' own way) costs less
+        than a resize per tile (a sixth less time on the batch benchmark's images), and tiles
+        get no resampling edge of their own. A few central tiles (the ``fast`` preset) are
+        cheaper alone: :meth:`_asks_for_most` switches once a quarter has been asked for.
         PIL's LANCZOS; past a 6x shrink, after an exact box reduction to within 3x of the
         target (``reducing_gap``), which PIL documents as indistinguishable from LANCZOS alone.
         """

@@ -151,25 +151,33 @@ def test_open_slide_caches_per_process(tmp_path, cfg, photo):
 
 
 def test_scaled_tiles_of_an_ordinary_image_come_from_one_resize(tmp_path, cfg, photo, monkeypatch):
-    """An ordinary image is decoded and shrunk once; its scaled tiles are crops of that, and
-    look like the tile shrunk on its own (the gigapixel path)."""
+    """Once the tiles asked of an ordinary image add up to a quarter of it, it is decoded and
+    shrunk once and the rest are crops of that; a few tiles alone are shrunk one by one.
+    Either way a tile looks like the tile shrunk on its own (the gigapixel path)."""
     big = np.asarray(Image.fromarray(photo).resize((photo.shape[1] * 3, photo.shape[0] * 3),
                                                    Image.BICUBIC))
     path = tmp_path / "big.png"
     Image.fromarray(big).save(path)
-    s = Slide.from_file(path, cfg.source)
-    assert not s.is_gigapixel
     reads = []
     real = Slide.read_region
     monkeypatch.setattr(Slide, "read_region",
                         lambda self, *a, **k: reads.append(a) or real(self, *a, **k))
-    scale = 2.5
-    tiles = [s.read_scaled(0, scale, x, y, 224, 224) for x, y in ((0, 0), (224, 100), (300, 300))]
-    assert len(reads) == 1 and reads[0][1:] == (0, 0, s.width, s.height)
-    for (x, y), tile in zip(((0, 0), (224, 100), (300, 300)), tiles):
-        x0, y0, n = round(x * scale), round(y * scale), round(224 * scale)
-        alone = np.asarray(Image.fromarray(big[y0:y0 + n, x0:x0 + n]).resize((224, 224),
-                                                                               Image.LANCZOS))
-        assert tile.shape == (224, 224, 3) and _close(tile, alone, 0.1)
+    scale, n = 2.5, 224
+    s = Slide.from_file(path, cfg.source)
+    assert not s.is_gigapixel
+    where = [(x, y) for y in (0, 200, 400) for x in (0, 224, 448, 672)]
+    tiles = [s.read_scaled(0, scale, x, y, n, n) for x, y in where]
+    whole = (0, 0, s.width, s.height)
+    # 960 x 639 scaled: three tiles are under a quarter of it, the fourth is not
+    assert [r[1:] for r in reads].count(whole) == 1 and len(reads) == 4
+    for (x, y), tile in zip(where, tiles):
+        x0, y0, m = round(x * scale), round(y * scale), round(n * scale)
+        alone = np.asarray(Image.fromarray(big[y0:y0 + m, x0:x0 + m]).resize((n, n), Image.LANCZOS))
+        assert tile.shape == (n, n, 3) and _close(tile, alone, 0.1)
         # the same pixel grid: only the tile's own edge (where a lone resize clamps) differs
         np.testing.assert_array_equal(tile[5:-5, 5:-5], alone[5:-5, 5:-5])
+    reads.clear()
+    few = Slide.from_file(path, cfg.source)
+    for x, y in where[:3]:
+        few.read_scaled(0, scale, x, y, n, n)
+    assert len(reads) == 3 and whole not in [r[1:] for r in reads]
