@@ -48,7 +48,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import WriteError
+from .errors import SlideReadError, WriteError
 
 __all__ = [
     "IMAGES_SCHEMA",
@@ -580,7 +580,7 @@ class ZarrPlan:
     chunk_px: int
     level_shapes: tuple[tuple[int, int], ...]
     ngff_version: str
-    block_levels: int = 0
+    block_levels: int
 
     @property
     def exact(self) -> bool:
@@ -909,7 +909,12 @@ def _level0_block(plan: ZarrPlan, source_path: str, source_cfg: Any,
     image = _vips_rotate(region, plan.theta_deg,
                          (plan.source_width, plan.source_height), (plan.width, plan.height),
                          (sx, sy), rect, plan.fill)
-    return np.ascontiguousarray(image.numpy().reshape(h, w, plan.channels).transpose(2, 0, 1))
+    try:  # the lazy region decodes here
+        pixels = image.numpy()
+    except _vips().Error as exc:
+        raise SlideReadError(f"{source_path}: cannot read region x={sx} y={sy} w={sw} h={sh} "
+                             f"(level 0): {' '.join(str(exc).split())}") from exc
+    return np.ascontiguousarray(pixels.reshape(h, w, plan.channels).transpose(2, 0, 1))
 
 
 def _exact_source_rect(plan: ZarrPlan,
@@ -1065,8 +1070,8 @@ def write_ome_zarr(plan: ZarrPlan, source_path: str, source_cfg: Any,
         ``map_fn(func, jobs)`` must call ``func(job)`` for every :class:`BlockJob` of one round
         of :meth:`ZarrPlan.tiers` and return (or yield) the results; it is drained before the
         next round starts. ``func`` is :func:`run_block_job`, a module-level function; each
-        job is a small frozen dataclass (not a tuple). The builtin :func:`map` runs serially; the pipeline passes
-        a Ray map (``ray.remote(func)`` on each job).
+        job is a small frozen dataclass (not a tuple). The builtin :func:`map` runs
+        serially; the pipeline passes a Ray map (``ray.remote(func)`` on each job).
 
     Returns
     -------

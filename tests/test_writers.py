@@ -613,3 +613,26 @@ def test_corrected_failure_midway_leaves_nothing(map_png, cfg, tmp_path, monkeyp
 def test_doctests():
     assert doctest.testmod(writers, optionflags=doctest.ELLIPSIS).failed == 0
     assert writers._format_deg(87.4) == "87.4" and writers._format_deg(-0.0001) == "0"
+
+
+@pytest.mark.parametrize("skew", [0.0, 3.0])
+def test_zarr_damaged_tiles_fail_with_the_file_named_and_leave_nothing(skew, map_png, cfg,
+                                                                       tmp_path):
+    """A tiled TIFF whose header is fine but whose tiles are damaged: the exact path (decoded
+    at once) and the skewed path (decoded lazily inside libvips' rotation) both end in one
+    SlideReadError naming the file, and no store is left behind."""
+    import pyvips
+
+    upright, _ = map_png
+    good = tmp_path / "good.tif"
+    pyvips.Image.new_from_array(upright).tiffsave(str(good), tile=True, tile_width=256,
+                                                  tile_height=256, compression="jpeg")
+    data = bytearray(good.read_bytes())
+    a, b = len(data) * 3 // 10, len(data) * 6 // 10
+    data[a:b] = bytes(b - a)  # zero the middle of the tile data
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(bytes(data))
+    plan = writers.plan_zarr(upright.shape[1], upright.shape[0], 90, skew, _out_cfg(cfg))
+    with pytest.raises(SlideReadError, match=r"bad\.tif: cannot read region"):
+        writers.write_ome_zarr(plan, str(bad), cfg.source, tmp_path / "out" / "bad.zarr")
+    assert _files(tmp_path / "out") == []
