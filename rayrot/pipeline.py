@@ -19,8 +19,6 @@ import logging
 import os
 import time
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
 from pathlib import Path
 from typing import Iterable
 
@@ -182,29 +180,19 @@ class ScorerPool:
 
 
 def _detect_many(paths: list[str], cfg: RunConfig, progress=None) -> list[DetectionResult]:
-    """Schedule whole ordinary images and batches of big ones over the actor pool.
-
-    Gigapixel images' skews are measured on a driver thread meanwhile (libvips and NumPy
-    release the GIL), so the driver keeps feeding the actors while it measures.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rayrot-skew") as skew_thread:
-        return _schedule(paths, cfg, progress, skew_thread)
-
-
-def _schedule(paths: list[str], cfg: RunConfig, progress,
-              skew_thread: ThreadPoolExecutor) -> list[DetectionResult]:
+    """Schedule whole ordinary images and batches of big ones over the actor pool."""
     import ray
 
     results: dict[int, DetectionResult] = {}
     jobs: deque = deque()
     big: dict[int, dict] = {}
-    skews: dict[int, Future] = {}  # gigapixel images whose skew is still being measured
+    skew_pending: list[int] = []  # gigapixel images whose skew is still to be measured
     for i, path in enumerate(paths):
         try:
             if open_slide(path, cfg.source).is_gigapixel:
                 prep = prepare_image(path, cfg)
-                # Tiles go to the actors before the skew is known (it is measured on the skew
-                # thread while they score); a skew that de-skews tiles restarts the image.
+                # Tiles go to the actors before the skew is known (it is measured below, while
+                # they score); a skew large enough to de-skew tiles restarts the image.
                 batches = tile_batches(path, prep.plan, cfg.scorer.batch_size,
                                        cfg.scorer.first_batch_size) if prep.plan else []
                 big[i] = {"prep": prep, "acc": ScoreAccumulator(prep.plan, cfg) if prep.plan else None,
@@ -215,7 +203,7 @@ def _schedule(paths: list[str], cfg: RunConfig, progress,
                     measure_skew(prep, cfg)
                     results[i] = _finish_big(big[i], cfg, None)
                 else:
-                    skews[i] = skew_thread.submit(measure_skew, prep, cfg)
+                    skew_pending.append(i)
             else:
                 jobs.append(("analyze", i, path))
         except RayrotError as exc:
@@ -227,7 +215,7 @@ def _schedule(paths: list[str], cfg: RunConfig, progress,
         pool = ScorerPool.get(cfg, n_needed=len(jobs))
         idle = list(pool.actors)
         in_flight: dict = {}
-        while jobs or in_flight or skews:
+        while jobs or in_flight:
             while idle and jobs:
                 kind, i, payload = jobs.popleft()
                 gen = 0
@@ -238,20 +226,14 @@ def _schedule(paths: list[str], cfg: RunConfig, progress,
                 actor = idle.pop()
                 ref = actor.analyze.remote(payload) if kind == "analyze" else actor.score.remote(payload)
                 in_flight[ref] = (actor, kind, i, gen)
-            for i in [i for i, fut in skews.items() if fut.done()]:
-                _skew_measured(i, skews.pop(i), big, jobs, results, paths, cfg)
+            while skew_pending:  # the driver's share of the work, while the actors score
+                _measure_big_skew(skew_pending.pop(0), big, jobs, results, paths, cfg)
             if not in_flight:
-                if skews and not jobs:
-                    futures_wait(list(skews.values()), return_when=FIRST_COMPLETED)
-                if jobs or skews:
-                    continue  # a restart queued batches again, or a skew is still coming
+                if jobs:
+                    continue  # a restart queued batches again
                 break
-            ready, _ = ray.wait(list(in_flight), num_returns=1,
-                                timeout=_SKEW_POLL_S if skews else None)
-            if not ready:
-                continue
-            actor, kind, i, gen = in_flight.pop(ready[0])
-            ref = ready[0]
+            [ref], _ = ray.wait(list(in_flight), num_returns=1)
+            actor, kind, i, gen = in_flight.pop(ref)
             idle.append(actor)
             try:
                 out = ray.get(ref)
@@ -275,10 +257,6 @@ def _schedule(paths: list[str], cfg: RunConfig, progress,
             state["acc"].add(out)
             state["left"] -= 1
             if state["left"] == 0 or state["acc"].decided():
-                if i in skews:  # the vote waits for the skew: it may say the tiles must turn
-                    _skew_measured(i, skews.pop(i), big, jobs, results, paths, cfg)
-                    if state["done"] or gen != state["gen"]:
-                        continue  # failed, or restarted with turned tiles
                 finer = state["prep"].refine_next(cfg) if state["acc"].needs_finer_look() else None
                 if finer is not None:  # look again, closer; the coarse batches left are dropped
                     state["acc"].refine(finer)
@@ -299,18 +277,14 @@ def _schedule(paths: list[str], cfg: RunConfig, progress,
     return [results[i] for i in range(len(paths))]
 
 
-# How often the driver looks up from the actors' results to see whether a skew is measured.
-_SKEW_POLL_S = 0.02
-
-
-def _skew_measured(i: int, fut: Future, big: dict, jobs: deque, results: dict,
-                   paths: list[str], cfg: RunConfig) -> None:
-    """Take gigapixel image ``i``'s skew (waiting for it if need be). A skew the tiles must
-    be turned by restarts the image's scoring with turned tiles."""
+def _measure_big_skew(i: int, big: dict, jobs: deque, results: dict, paths: list[str],
+                      cfg: RunConfig) -> None:
+    """Measure gigapixel image ``i``'s skew (its first batches are with the actors). A skew
+    the tiles must be turned by restarts the image's scoring with turned tiles."""
     state = big[i]
     prep = state["prep"]
     try:
-        fut.result()
+        measure_skew(prep, cfg)
     except Exception as exc:
         state["done"] = True
         results[i] = error_result(paths[i], exc)
