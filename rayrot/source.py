@@ -148,10 +148,7 @@ class Slide:
         rgb : (h, w, 3) uint8 ndarray
             ``(w, h, 3)`` for an odd ``turn``.
         """
-        lv = self.levels[level]
-        if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > lv.width or y + h > lv.height:
-            raise SlideReadError(f"{self.path}: region x={x} y={y} w={w} h={h} lies outside "
-                                 f"level {level} ({lv.width}x{lv.height})")
+        lv = self._checked_level(level, x, y, w, h)
         try:
             turn %= 4
             if self.backend == "openslide":
@@ -176,6 +173,14 @@ class Slide:
             raise SlideReadError(f"{self.path}: cannot read region x={x} y={y} w={w} h={h} "
                                  f"(level {level}): {_one_line(exc)}") from exc
 
+    def _checked_level(self, level: int, x: int, y: int, w: int, h: int) -> Level:
+        """The level, once the rectangle is known to lie inside it."""
+        lv = self.levels[level]
+        if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > lv.width or y + h > lv.height:
+            raise SlideReadError(f"{self.path}: region x={x} y={y} w={w} h={h} lies outside "
+                                 f"level {level} ({lv.width}x{lv.height})")
+        return lv
+
     def region_image(self, level: int, x: int, y: int, w: int, h: int):
         """One rectangle of one level as a ``pyvips.Image`` (3-band uchar sRGB) for libvips
         operations to take further (the writers' bicubic rotation).
@@ -184,10 +189,7 @@ class Slide:
         are decoded, and no copy of the rectangle is ever held whole. OpenSlide formats are
         decoded with :meth:`read_region` and wrapped.
         """
-        lv = self.levels[level]
-        if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > lv.width or y + h > lv.height:
-            raise SlideReadError(f"{self.path}: region x={x} y={y} w={w} h={h} lies outside "
-                                 f"level {level} ({lv.width}x{lv.height})")
+        self._checked_level(level, x, y, w, h)
         import pyvips
 
         if self.backend == "openslide":

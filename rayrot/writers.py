@@ -19,14 +19,16 @@ rotated clockwise by ``angle_deg + skew_deg`` about its centre. Continuous pixel
 put pixel ``(i, j)``'s centre at ``(j + 0.5, i + 0.5)``; an output point ``p`` comes from the
 source point ``c_src + R(theta)^T (p - c_out)`` with ``R(theta) = [[cos, -sin], [sin, cos]]``
 (clockwise on screen, y pointing down). A pure multiple of 90 degrees is done with exact
-integer index maps and :func:`numpy.rot90`, so it is lossless; a fine skew is resampled
+integer index maps (libvips' ``rot``), so it is lossless; a fine skew is resampled
 with libvips' bicubic interpolator (pyvips is imported lazily, for the rotations only) and
 grows the canvas to hold the whole rotated image (``output.skew_crop`` keeps the input's size).
 
-The OME-Zarr writer never holds the whole image: each level-0 chunk reads only the source
-rectangle it needs (``open_slide(path).read_region``), each coarser chunk reads the 2x2
-block of chunks below it from the store. Chunks are independent jobs (``ChunkJob``, plain
-picklable data, run by the module-level ``run_chunk_job``) handed to a ``map_fn``; the
+The OME-Zarr writer never holds the whole image: it works in blocks of 2**k x 2**k chunks
+(``output.zarr_block_levels``). A level-0 block reads only the source rectangle it needs
+(``Slide.read_region``, or a lazy ``Slide.region_image`` under the bicubic rotation) and
+makes the k levels below it in memory; a later round reads blocks of the last level written
+from the store (:meth:`ZarrPlan.tiers`). Blocks are independent jobs (``BlockJob``, plain
+picklable data, run by the module-level ``run_block_job``) handed to a ``map_fn``; the
 pipeline passes a Ray map, tests the builtin :func:`map`.
 """
 
@@ -62,9 +64,9 @@ __all__ = [
     "ZarrPlan",
     "plan_zarr",
     "open_zarr_store",
-    "write_zarr_chunk",
-    "ChunkJob",
-    "run_chunk_job",
+    "write_zarr_block",
+    "BlockJob",
+    "run_block_job",
     "finalize_zarr",
     "write_ome_zarr",
     "corrected_suffix",
