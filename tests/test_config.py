@@ -28,6 +28,7 @@ def test_set_overrides_parse_yaml_values():
     ("vote.confidence_floor=1.5", "confidence_floor"),
     ("output.formats=[gif]", "unknown format"),
     ("skew.refine_factor=1", "skew.refine_factor"),
+    ("output.zarr_block_levels=5", "zarr_block_levels"),
     ("scorer.num_gpus_per_actor=0", "num_gpus_per_actor"),
     ("tiling", "section.key=value"),
 ])
