@@ -190,15 +190,14 @@ class ScoreAccumulator:
 
     def __init__(self, plan: TilePlan, cfg: RunConfig):
         self.cfg = cfg
-        self.batches: list[dict[str, np.ndarray]] = []
-        self.mass = np.zeros(4)
-        self.remaining = self._weight(plan)
+        self.refine(plan)
 
     def refine(self, plan: TilePlan) -> None:
-        """A finer plan's tiles take over the vote: the coarser plan's tiles, scored or not, and
-        its whole-image view are dropped (what they saw was too small to judge: on a mosaic of
-        small items the whole-image view is as unreliable as the coarse tiles)."""
-        self.batches = []
+        """(Re)start the vote on ``plan``'s tiles. For a finer plan: the coarser plan's tiles,
+        scored or not, and its whole-image view are dropped (what they saw was too small to
+        judge: on a mosaic of small items the whole-image view is as unreliable as the coarse
+        tiles)."""
+        self.batches: list[dict[str, np.ndarray]] = []
         self.mass = np.zeros(4)
         self.remaining = self._weight(plan)
 

@@ -259,13 +259,7 @@ def _detect_many(paths: list[str], cfg: RunConfig, progress=None) -> list[Detect
             if state["left"] == 0 or state["acc"].decided():
                 finer = state["prep"].refine_next(cfg) if state["acc"].needs_finer_look() else None
                 if finer is not None:  # look again, closer; the coarse batches left are dropped
-                    state["acc"].refine(finer)
-                    batches = tile_batches(paths[i], finer, cfg.scorer.batch_size,
-                                           cfg.scorer.first_batch_size,
-                                           state["prep"].tile_rotate_deg)
-                    state["gen"] += 1
-                    state["left"] = len(batches)
-                    jobs.extendleft(("batch", i, (state["gen"], b)) for b in reversed(batches))
+                    _restart(state, i, finer, jobs, paths, cfg)
                     continue
                 state["done"] = True
                 results[i] = _finish_big(state, cfg, pool)
@@ -292,12 +286,19 @@ def _measure_big_skew(i: int, big: dict, jobs: deque, results: dict, paths: list
             LOGGER.warning("%s", exc)
         return
     if prep.tile_rotate_deg:
-        batches = tile_batches(paths[i], prep.plan, cfg.scorer.batch_size,
-                               cfg.scorer.first_batch_size, prep.tile_rotate_deg)
-        state["acc"] = ScoreAccumulator(prep.plan, cfg)
-        state["gen"] += 1
-        state["left"] = len(batches)
-        jobs.extendleft(("batch", i, (state["gen"], b)) for b in reversed(batches))
+        _restart(state, i, prep.plan, jobs, paths, cfg)
+
+
+def _restart(state: dict, i: int, plan, jobs: deque, paths: list[str], cfg: RunConfig) -> None:
+    """Score image ``i`` afresh on ``plan`` (a finer look, or its first plan with turned tiles):
+    the vote starts over, its batches go to the front of the queue, and batches of the
+    earlier generation still queued or in flight are dropped."""
+    state["acc"].refine(plan)
+    batches = tile_batches(paths[i], plan, cfg.scorer.batch_size, cfg.scorer.first_batch_size,
+                           state["prep"].tile_rotate_deg)
+    state["gen"] += 1
+    state["left"] = len(batches)
+    jobs.extendleft(("batch", i, (state["gen"], b)) for b in reversed(batches))
 
 
 def _finish_big(state: dict, cfg: RunConfig, pool) -> DetectionResult:
