@@ -4,6 +4,8 @@
     python benchmarks/scale.py --sizes 0.1,1.7,6.7  # add the 6.7-gigapixel image (slow to build)
     python benchmarks/scale.py --write              # also the 90-degree OME-Zarr write vs pyvips
     python benchmarks/scale.py --write --write-skew 3.5   # and the same turn plus a 3.5-deg skew
+    python benchmarks/scale.py --sizes 1.7 --write-only --write-skew 3.5   # the writes alone, fresh Ray
+    python benchmarks/scale.py --sizes 1.7 --set skew.refine_steps=0       # another setting of rayrot
 
 Images are pyramidal BigTIFFs with JPEG tiles, mosaics of upright dev images turned 90
 degrees (so the right answer is 90), built once into benchmarks/out/cache/.
@@ -106,14 +108,20 @@ def main(argv=None) -> int:
     ap.add_argument("--write-skew", type=float, default=None, metavar="DEG",
                     help="with --write: also the 90-degree turn plus a fine skew of DEG degrees "
                          "(bicubic, canvas expanded), its time and peak memory (issue 4)")
+    ap.add_argument("--write-only", action="store_true",
+                    help="time only the writes (no floor, no detection): the 90-degree write, "
+                         "then the skewed one with --write-skew, each in a Ray started for it")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="rayrot config override, e.g. skew.refine_steps=0 (repeatable)")
     args = ap.parse_args(argv)
+    args.write = args.write or args.write_only
 
     import ray
 
     import rayrot
     from rayrot.config import load_config
 
-    cfg = load_config(overrides=["output.formats=[zarr]"])
+    cfg = load_config(overrides=["output.formats=[zarr]", *args.set])
     t0 = time.perf_counter()
     ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     ray_start_s = time.perf_counter() - t0
@@ -123,28 +131,29 @@ def main(argv=None) -> int:
         path = make_pyramid(side, OUT / "cache" / f"mosaic_{gpx:g}gpx_rot90.tif", rotate_k=1)
         row = {"gigapixels": round(side * side / 1e9, 2), "side_px": side,
                "load_1m": round(os.getloadavg()[0], 2)}
-        row["floor_s"], _ = _in_child(floor_seconds, path)
-        t = time.perf_counter()
-        res = rayrot.detect(path, cfg)
-        row["first_call_s"] = time.perf_counter() - t
-        times = []
-        with PeakMemory() as mem:
-            for _ in range(args.repeats):
-                # A fresh open each time: the per-process slide cache is keyed by path, so
-                # clear it to count the header read too.
-                from rayrot.source import _cached
+        if not args.write_only:
+            row["floor_s"], _ = _in_child(floor_seconds, path)
+            t = time.perf_counter()
+            res = rayrot.detect(path, cfg)
+            row["first_call_s"] = time.perf_counter() - t
+            times = []
+            with PeakMemory() as mem:
+                for _ in range(args.repeats):
+                    # A fresh open each time: the per-process slide cache is keyed by path, so
+                    # clear it to count the header read too.
+                    from rayrot.source import _cached
 
-                _cached.cache_clear()
-                t = time.perf_counter()
-                res = rayrot.detect(path, cfg)
-                times.append(time.perf_counter() - t)
-        row["detect_s"] = min(times)
-        row["detect_over_floor"] = row["detect_s"] / row["floor_s"]
-        row["pss_gb"] = mem.peak_pss_bytes / 1e9
-        row["rss_gb"] = mem.peak_bytes / 1e9
-        row["pss_peak_by_process_mb"] = mem.peak_summary()
-        row["angle"], row["confidence"] = res.angle, round(res.confidence, 3)
-        row["tiles"], row["level"] = res.tiles_scored, res.level
+                    _cached.cache_clear()
+                    t = time.perf_counter()
+                    res = rayrot.detect(path, cfg)
+                    times.append(time.perf_counter() - t)
+            row["detect_s"] = min(times)
+            row["detect_over_floor"] = row["detect_s"] / row["floor_s"]
+            row["pss_gb"] = mem.peak_pss_bytes / 1e9
+            row["rss_gb"] = mem.peak_bytes / 1e9
+            row["pss_peak_by_process_mb"] = mem.peak_summary()
+            row["angle"], row["confidence"] = res.angle, round(res.confidence, 3)
+            row["tiles"], row["level"] = res.tiles_scored, res.level
         if args.write:
             out = OUT / "write"
             shutil.rmtree(out, ignore_errors=True)
@@ -154,14 +163,20 @@ def main(argv=None) -> int:
             row["write_speed_vs_pyvips"] = row["pyvips_write_s"] / row["zarr_write_s"]
             if args.write_skew is not None:
                 shutil.rmtree(out / "rot90.zarr", ignore_errors=True)
+                if args.write_only:  # its own Ray: no worker carries the first write's heap
+                    ray.shutdown()
+                    ray.init(address="local", include_dashboard=False, log_to_driver=False,
+                             logging_level="ERROR")
                 row.update(zarr_write(path, out / "skewed.zarr", cfg, args.write_skew, "skewed"))
                 row["skewed_pss_over_90"] = row["skewed_pss_gb"] / row["zarr_pss_gb"]
             row["load_1m_end"] = round(os.getloadavg()[0], 2)
             shutil.rmtree(out, ignore_errors=True)
         rows.append(row)
         print(f"# {row}", flush=True)
-    cols = ["gigapixels", "load_1m", "floor_s", "first_call_s", "detect_s", "detect_over_floor",
-            "pss_gb", "rss_gb", "angle", "confidence", "tiles", "level"]
+    cols = ["gigapixels", "load_1m"]
+    if not args.write_only:
+        cols += ["floor_s", "first_call_s", "detect_s", "detect_over_floor", "pss_gb", "rss_gb",
+                 "angle", "confidence", "tiles", "level"]
     if args.write:
         cols += ["zarr_write_s", "zarr_pss_gb", "zarr_rss_gb", "pyvips_write_s", "pyvips_rss_gb",
                  "write_speed_vs_pyvips", "load_1m_end"]
@@ -169,7 +184,7 @@ def main(argv=None) -> int:
             cols += ["skewed_write_s", "skewed_pss_gb", "skewed_pss_over_90"]
     print(f"\nRay start: {ray_start_s:.1f} s; CPUs: {os.cpu_count()}\n")
     print_table(rows, cols)
-    if len(rows) > 1:
+    if len(rows) > 1 and not args.write_only:
         print(f"\ntime-to-angle, largest / smallest: {rows[-1]['detect_s'] / rows[0]['detect_s']:.2f}x")
     write_json("scale.json", {"ray_start_s": ray_start_s, "cpus": os.cpu_count(), "rows": rows})
     return 0
