@@ -205,10 +205,11 @@ def _vips_mosaic(paths: list[Path], cols: int, rows: int, page_long_px: int):
     return pyvips.Image.arrayjoin(cells, across=cols)
 
 
-def run_gigapixel(args, cfg, rows_out: list[dict]) -> dict:
+def run_gigapixel(args, run_cfg, rows_out: list[dict]) -> dict:
     """Size c: portrait dev documents tiled into one sheet of about a gigapixel, the whole sheet
     tilted by a known skew (libvips bicubic, white fill, canvas expanded) and written as a tiled
-    pyramidal BigTIFF under .data/bench/; then ``rayrot.detect`` (the streaming pipeline) reads it."""
+    pyramidal BigTIFF under .data/bench/; then ``rayrot.detect`` (the streaming pipeline) reads
+    it with ``run_cfg`` (the whole config, ``--config`` and ``--set`` included)."""
     import pyvips
 
     import rayrot
@@ -238,7 +239,7 @@ def run_gigapixel(args, cfg, rows_out: list[dict]) -> dict:
         tmp.replace(path)
         t_write = time.perf_counter() - t0
         t0 = time.perf_counter()
-        res = rayrot.detect(str(path), progress=False)
+        res = rayrot.detect(str(path), run_cfg, progress=False)
         sec = time.perf_counter() - t0
         if res.error:
             done.append({"file": path.name, "error": res.error})
@@ -366,7 +367,8 @@ How to read it. Each image is tilted by a known angle drawn uniformly from the r
 PIL bicubic rotation with the canvas expanded and white fill; size a = the stored dev image enlarged
 2x (about 2000 px), b = enlarged to a 600-dpi page (long side 7000 px, the first 20 of each
 category), c = a sheet of 30 dev pages at 600 dpi tilted as a whole (libvips bicubic), written as a
-pyramidal BigTIFF and run through `rayrot.detect` with the default config: the pipeline picks
+pyramidal BigTIFF and run through `rayrot.detect` with the config given (the default unless
+`--config`/`--set`): the pipeline picks
 the tiles; "rayrot.detect s" includes starting Ray (first image) and the 4-way model, "skew stage
 s" is the skew alone (jdeskew and deskew need the whole image in memory and a 40000-px FFT or
 Hough transform: not run). Errors are taken mod 90 deg. Every method
@@ -468,12 +470,13 @@ def main(argv: list[str] | None = None) -> int:
     args.ranges = [float(r) for r in args.ranges.split(",") if r]
     args.categories = [c for c in args.categories.split(",") if c]
     args.methods = [m for m in args.methods.split(",") if m]
-    cfg = load_config(args.config, overrides=args.set).skew
+    run_cfg = load_config(args.config, overrides=args.set)
+    cfg = run_cfg.skew
 
     t0 = time.time()
     rows = run_sizes(args, cfg)
     nostruct = run_no_structure(args, cfg) if args.no_structure else []
-    giga = run_gigapixel(args, cfg, rows) if "c" in args.sizes else {"skipped": "not requested"}
+    giga = run_gigapixel(args, run_cfg, rows) if "c" in args.sizes else {"skipped": "not requested"}
     summary = summarise(rows, cfg.min_confidence)
     cmd = "python benchmarks/skew.py " + " ".join(argv if argv is not None else sys.argv[1:])
     payload = dict(command=cmd.strip(), date=time.strftime("%Y-%m-%d"), config=dict(vars(cfg)),

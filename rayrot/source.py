@@ -40,7 +40,7 @@ LOGGER = logging.getLogger(__name__)
 MIN_SIDE_PX = 8
 # Larger reads go through crop + write_to_memory: a pyvips Region serves small reads best
 # (no pipeline set up per call), but one fetch of a 4096-px square of a JPEG-tiled TIFF runs
-# 1.5x slower than libvips' own tiled sink (7.0 against 4.5 ms a megapixel, measured here).
+# about 2x slower than libvips' own tiled sink (benchmarks/write_profile.py).
 _REGION_FETCH_MAX_PX = 1 << 21
 
 # Scales at which libvips' JPEG loader decodes directly (DCT scaling).
