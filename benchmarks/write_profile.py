@@ -13,6 +13,7 @@ Prints a table (ms per block and per megapixel) and writes benchmarks/out/write_
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import shutil
 import sys
@@ -84,16 +85,21 @@ def main(argv=None) -> int:
         halves.append(writers._downsample2(halves[-1], alpha=False))
     stages[f"2x2 means ({plan.block_levels} levels)"] = _best(
         lambda: [writers._downsample2(h, alpha=False) for h in halves[:-1]], args.repeats)
-    store = OUT / "write_profile.zarr"
-    shutil.rmtree(store, ignore_errors=True)
-    writers.open_zarr_store(plan, store)
+    for codec in ("lz4", "zstd"):  # output.zarr_codec
+        coded = dataclasses.replace(plan, codec=codec)
+        store = OUT / "write_profile.zarr"
+        shutil.rmtree(store, ignore_errors=True)
+        writers.open_zarr_store(coded, store)
 
-    def store_all():  # each repeat writes the same chunks over again
-        for level, pixels in enumerate(halves):
-            writers._store_chunks(plan, store, level, block >> level, block >> level, pixels)
+        def store_all():  # each repeat writes the same chunks over again
+            for level, pixels in enumerate(halves):
+                writers._store_chunks(coded, store, level, block >> level, block >> level, pixels)
 
-    stages[f"zarr store, zstd-1 ({plan.block_levels + 1} levels)"] = _best(store_all, args.repeats)
-    shutil.rmtree(store, ignore_errors=True)
+        stages[f"store, {codec} ({plan.block_levels + 1} levels)"] = _best(store_all, args.repeats)
+        stored = sum(f.stat().st_size for f in store.rglob("*") if f.is_file())
+        print(f"{codec}: {stored / 1e6:.1f} MB stored for "
+              f"{sum(h.nbytes for h in halves) / 1e6:.1f} MB of pixels")
+        shutil.rmtree(store, ignore_errors=True)
     rows = [{"stage": k, "ms_per_block": round(v * 1e3, 1), "ms_per_mpx": round(v * 1e3 / mpx, 2)}
             for k, v in stages.items()]
     print(f"{args.gpx:g} Gpx mosaic, one {block}-px level-0 block ({mpx:.1f} Mpx) at 90 degrees\n")

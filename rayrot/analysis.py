@@ -16,7 +16,7 @@ import numpy as np
 from .config import RunConfig
 from .errors import RayrotError
 from .result import DetectionResult
-from .source import Slide, open_slide
+from .source import Slide, luma, open_slide
 from .skew import SkewEstimate, estimate_skew, global_skew_tile
 from .tiling import (TilePlan, background_mask, content_share, grid_boxes, plan_tiles,
                      refine_plan, scale_for_long_side, spread_sample)
@@ -42,9 +42,14 @@ class PreparedImage:
     seconds: dict[str, float] = field(default_factory=dict)
     deskew_above_deg: float = 90.0  # skew.deskew_tiles_above_deg
 
+    def can_refine(self, cfg: RunConfig) -> bool:
+        """Whether a finer look may still follow (gigapixel, ``tiling.refine_steps`` left)."""
+        return (self.plan is not None and self.slide.is_gigapixel
+                and len(self.finer) < cfg.tiling.refine_steps)
+
     def refine_next(self, cfg: RunConfig) -> TilePlan | None:
         """The next finer plan of a gigapixel image (``tiling.refine_steps`` at most), or None."""
-        if self.plan is None or not self.slide.is_gigapixel or len(self.finer) >= cfg.tiling.refine_steps:
+        if not self.can_refine(cfg):
             return None
         last = self.finer[-1] if self.finer else self.plan
         plan = refine_plan([(lv.width, lv.height) for lv in self.slide.levels], self.thumbnail,
@@ -117,11 +122,11 @@ def _skew_at(prep: PreparedImage, cfg: RunConfig,
     keep = share >= cfg.tiling.min_content_share
     boxes, share = boxes[keep], share[keep]
     pick = spread_sample(boxes, share, max(sk.max_tiles - 1, 1))
-    tiles = [_grey(slide.read_scaled(level, scale, *map(int, boxes[i]))) for i in pick]
+    tiles = [slide.read_scaled(level, scale, *map(int, boxes[i]), grey=True) for i in pick]
     weights = list(np.sqrt(share[pick]))
     whole = max(pw, ph) > sk.tile_px
     if whole:  # page edges and long rules, seen whole
-        tiles.append(global_skew_tile(_grey(slide.thumbnail(2 * sk.tile_px)), sk.tile_px))
+        tiles.append(global_skew_tile(luma(slide.thumbnail(2 * sk.tile_px)), sk.tile_px))
         weights.append(0.5)
     est = estimate_skew(tiles, np.asarray(weights), sk) if tiles else SkewEstimate(0.0, 0.0, 0)
     return est, _skew_tile_rows(prep, est, level, scale, boxes[pick], whole)
@@ -149,11 +154,6 @@ def _skew_tile_rows(prep: PreparedImage, est: SkewEstimate, level: int, scale: f
         "skew_deg": np.array([np.nan if e is None else e.angle_deg for e in per_tile]),
         "skew_confidence": np.array([np.nan if e is None else e.confidence for e in per_tile]),
     }
-
-
-def _grey(rgb: np.ndarray) -> np.ndarray:
-    """ITU-R 601 luma, uint8."""
-    return (rgb @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
 
 
 def tile_batches(path: str, plan: TilePlan, batch_size: int, first_batch_size: int,
@@ -218,9 +218,13 @@ class ScoreAccumulator:
         self.remaining -= float(np.where(scored["is_global"], self.cfg.vote.global_weight,
                                          scored["center_weight"]).sum())
 
-    def decided(self) -> bool:
+    def decided(self, finer_possible: bool = False) -> bool:
+        """Whether the tiles left cannot change the answer; with ``finer_possible``, nor
+        whether a finer look follows (:meth:`needs_finer_look`), so that the choice does not
+        hang on the order in which batches come back."""
+        line = self.cfg.tiling.refine_below_confidence if finer_possible else None
         return self.cfg.vote.early_stop and is_decided(self.mass, max(self.remaining, 0.0),
-                                                       self.cfg.vote)
+                                                       self.cfg.vote, line)
 
     def vote(self) -> OrientationVote | None:
         """The vote over every tile scored so far (None before any)."""
@@ -337,7 +341,7 @@ def analyze_image(path: str, cfg: RunConfig, scorer, progress=None) -> Detection
                 acc.add(scorer(batch))
                 if progress is not None:
                     progress.update(len(batch["x"]))
-                if acc.decided():
+                if acc.decided(prep.can_refine(cfg)):
                     break
             plan = prep.refine_next(cfg) if acc.needs_finer_look() else None
             if plan is not None:

@@ -168,6 +168,7 @@ class OutputConfig:
     ngff_version: str
     zarr_max_levels: int
     zarr_block_levels: int  # a write job makes 2**k x 2**k chunks and the k levels below them
+    zarr_codec: str  # chunk compression: "lz4" (Blosc-LZ4) or "zstd"
     image_max_pixels: int
     jpeg_quality: int
     fill: str
@@ -186,6 +187,8 @@ class OutputConfig:
         if not 0 <= self.zarr_block_levels <= 4:
             raise ConfigError(f"output.zarr_block_levels must be in [0, 4], "
                               f"got {self.zarr_block_levels}")
+        if self.zarr_codec not in ("lz4", "zstd"):
+            raise ConfigError(f"output.zarr_codec must be 'lz4' or 'zstd', got {self.zarr_codec!r}")
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError(f"output.jpeg_quality must be in [1, 100], got {self.jpeg_quality}")
 

@@ -256,7 +256,7 @@ def _detect_many(paths: list[str], cfg: RunConfig, progress=None) -> list[Detect
                 continue
             state["acc"].add(out)
             state["left"] -= 1
-            if state["left"] == 0 or state["acc"].decided():
+            if state["left"] == 0 or state["acc"].decided(state["prep"].can_refine(cfg)):
                 finer = state["prep"].refine_next(cfg) if state["acc"].needs_finer_look() else None
                 if finer is not None:  # look again, closer; the coarse batches left are dropped
                     _restart(state, i, finer, jobs, paths, cfg)

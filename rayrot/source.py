@@ -31,7 +31,7 @@ import numpy as np
 from .config import SourceConfig
 from .errors import SlideReadError
 
-__all__ = ["Level", "Slide", "open_slide", "clear_slide_cache"]
+__all__ = ["Level", "Slide", "luma", "open_slide", "clear_slide_cache"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -56,6 +56,11 @@ class Level:
     height: int
     downsample: float  # level-0 pixels per pixel of this level
 
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma of ``(h, w, 3)`` uint8 pixels, ``(h, w)`` uint8 (truncated)."""
+    return (rgb @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
 
 class Slide:
     """A lazily read image. Use :meth:`from_file` (or :func:`open_slide`) to make one."""
@@ -197,26 +202,33 @@ class Slide:
             return pyvips.Image.new_from_array(rgb).copy(interpretation="srgb")
         return self._handles[level].crop(x, y, w, h)
 
-    def read_scaled(self, level: int, scale: float, x: int, y: int, w: int, h: int) -> np.ndarray:
+    def read_scaled(self, level: int, scale: float, x: int, y: int, w: int, h: int, *,
+                    grey: bool = False) -> np.ndarray:
         """Read a rectangle given in a space ``scale`` times coarser than ``level``.
 
         ``(x, y, w, h)`` are pixels of the scaled space (level pixels divided by ``scale``);
-        the level region under them is decoded and shrunk to ``(h, w, 3)``.
+        the level region under them is decoded and shrunk to ``(h, w, 3)``, or with ``grey``
+        to ``(h, w)`` luma (:func:`luma`), taken before the shrink: a third of the resampling
+        (the skew estimator reads only grey).
         """
         if abs(scale - 1.0) < 1e-6:
-            return self.read_region(level, x, y, w, h)
+            rgb = self.read_region(level, x, y, w, h)
+            return luma(rgb) if grey else rgb
         lv = self.levels[level]
         if not self.is_gigapixel and self._asks_for_most(level, scale, w * h):
             whole = self._scaled_level(level, scale)
             if x + w <= whole.shape[1] and y + h <= whole.shape[0]:
-                return whole[y:y + h, x:x + w]
+                rgb = whole[y:y + h, x:x + w]
+                return luma(rgb) if grey else rgb
         x0, y0 = int(round(x * scale)), int(round(y * scale))
         x1 = min(lv.width, int(round((x + w) * scale)))
         y1 = min(lv.height, int(round((y + h) * scale)))
-        rgb = self.read_region(level, x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+        pixels = self.read_region(level, x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+        if grey:
+            pixels = luma(pixels)
         from PIL import Image
 
-        return np.asarray(Image.fromarray(rgb).resize((w, h), Image.LANCZOS))
+        return np.asarray(Image.fromarray(pixels).resize((w, h), Image.LANCZOS))
 
     def _asks_for_most(self, level: int, scale: float, area: int) -> bool:
         """Count ``area`` scaled pixels asked of ``level`` at ``scale``; True once the asks

@@ -100,12 +100,17 @@ def vote(probs: np.ndarray, center_weight: np.ndarray, is_global: np.ndarray,
     return OrientationVote(angle, share, tuple(float(m) for m in mass), n_used, int(abstained.sum()))
 
 
-def is_decided(mass: np.ndarray, remaining_weight: float, cfg: VoteConfig) -> bool:
+def is_decided(mass: np.ndarray, remaining_weight: float, cfg: VoteConfig,
+               share_line: float | None = None) -> bool:
     """True when tiles still unscored, whatever they say, can change neither the winner
-    nor whether it clears the undetermined threshold.
+    nor whether it clears the undetermined threshold (nor, given ``share_line``, whether a
+    determined winner's share ends at or above that line).
 
     ``remaining_weight`` bounds the mass the unscored tiles could add (the sum of their
     base weights: a tile's confidence is at most 1 and its probabilities sum to 1).
+    ``share_line`` is for a decision taken on the confidence, such as a gigapixel image's
+    finer look below ``tiling.refine_below_confidence``: settled too, it does not depend on
+    which tiles happen to be scored first.
 
     >>> from rayrot.config import load_config
     >>> cfg = load_config().vote
@@ -129,4 +134,9 @@ def is_decided(mass: np.ndarray, remaining_weight: float, cfg: VoteConfig) -> bo
     best = ((lead + remaining_weight) / t >= cfg.undetermined_threshold
             and (lead - second + remaining_weight) / t >= cfg.min_margin)
     # Either determined whatever comes, or undetermined whatever comes.
-    return worst or not best
+    if not worst:
+        return not best
+    if share_line is None:
+        return True
+    # The winner cannot change, so its share ends between these two.
+    return lead / t >= share_line or (lead + remaining_weight) / t < share_line

@@ -569,6 +569,8 @@ class ZarrPlan:
     block_levels : int
         k: one write job makes a block of ``2**k`` x ``2**k`` chunks and the k levels below it
         from memory (see :meth:`tiers`).
+    codec : str
+        Lossless chunk compression: "lz4" (Blosc-LZ4) or "zstd".
     """
 
     source_width: int
@@ -583,6 +585,7 @@ class ZarrPlan:
     level_shapes: tuple[tuple[int, int], ...]
     ngff_version: str
     block_levels: int
+    codec: str
 
     @property
     def exact(self) -> bool:
@@ -626,7 +629,7 @@ class ZarrPlan:
 
         >>> from types import SimpleNamespace as NS
         >>> cfg = NS(zarr_chunk_px=256, zarr_max_levels=8, ngff_version="0.4", fill="white",
-        ...          skew_crop=False, zarr_block_levels=2)
+        ...          skew_crop=False, zarr_block_levels=2, zarr_codec="lz4")
         >>> plan_zarr(5000, 5000, 0, 0.0, cfg).tiers()
         [(0, 2), (3, 4), (5, 5)]
         """
@@ -669,8 +672,8 @@ def plan_zarr(slide_w: int, slide_h: int, angle_deg: int | None, skew_deg: float
     skew_deg : float
         Clockwise fine correction, degrees; 0.0 keeps the lossless path.
     out_cfg : OutputConfig
-        Uses ``zarr_chunk_px``, ``zarr_max_levels``, ``zarr_block_levels``, ``ngff_version``,
-        ``fill``, ``skew_crop``.
+        Uses ``zarr_chunk_px``, ``zarr_max_levels``, ``zarr_block_levels``, ``zarr_codec``,
+        ``ngff_version``, ``fill``, ``skew_crop``.
     source_tile_px : int, optional
         Tile side of a tiled source. The chunk side is rounded to a multiple of it, so an
         unrotated (or 180-degree) level-0 chunk decodes whole source tiles only.
@@ -683,7 +686,7 @@ def plan_zarr(slide_w: int, slide_h: int, angle_deg: int | None, skew_deg: float
     --------
     >>> from types import SimpleNamespace as NS
     >>> cfg = NS(zarr_chunk_px=256, zarr_max_levels=8, ngff_version="0.4", fill="white",
-    ...          skew_crop=False, zarr_block_levels=2)
+    ...          skew_crop=False, zarr_block_levels=2, zarr_codec="lz4")
     >>> p = plan_zarr(1000, 600, 90, 0.0, cfg)
     >>> p.level_shapes
     ((1000, 600), (500, 300), (250, 150))
@@ -714,7 +717,7 @@ def plan_zarr(slide_w: int, slide_h: int, angle_deg: int | None, skew_deg: float
     if out_cfg.fill == "transparent" and skew == 0:
         LOGGER.info("fill 'transparent' not needed for an exact %d-degree turn: writing RGB", angle)
     return ZarrPlan(slide_w, slide_h, angle, skew, width, height, channels, out_cfg.fill, chunk,
-                    tuple(shapes), out_cfg.ngff_version, max(0, block_levels))
+                    tuple(shapes), out_cfg.ngff_version, max(0, block_levels), out_cfg.zarr_codec)
 
 
 # ----------------------------------------------------------------------------- OME-Zarr store
@@ -723,15 +726,30 @@ def plan_zarr(slide_w: int, slide_h: int, angle_deg: int | None, skew_deg: float
 # zstd level of every chunk. Measured on dev images: level 1 encodes photos and maps 2-3x
 # faster than level 3 for 2-3 % more bytes; text pages compress 8x instead of 19x.
 _ZSTD_LEVEL = 1
+# Blosc-LZ4 as zarr v2 made it its default: level 5, and no shuffle, which does nothing to
+# one-byte samples.
+_BLOSC_LZ4 = dict(cname="lz4", clevel=5)
+
+
+def _chunk_codec(plan: ZarrPlan):
+    """The numcodecs codec that turns one chunk's bytes into what the store holds, for both zarr
+    formats (a uint8 chunk's bytes are its C-order pixels; v3's "bytes" codec leaves them as
+    they are)."""
+    import numcodecs
+
+    if plan.codec == "lz4":
+        return numcodecs.Blosc(shuffle=numcodecs.Blosc.NOSHUFFLE, **_BLOSC_LZ4)
+    return numcodecs.Zstd(level=_ZSTD_LEVEL)
 
 
 def _compressor(plan: ZarrPlan):
+    """The same compression as :func:`_chunk_codec`, declared in the array's metadata."""
     if plan.zarr_format == 2:
-        import numcodecs
+        return _chunk_codec(plan)
+    from zarr.codecs import BloscCodec, ZstdCodec
 
-        return numcodecs.Zstd(level=_ZSTD_LEVEL)
-    from zarr.codecs import ZstdCodec
-
+    if plan.codec == "lz4":
+        return BloscCodec(shuffle="noshuffle", **_BLOSC_LZ4)
     return ZstdCodec(level=_ZSTD_LEVEL)
 
 
@@ -739,7 +757,7 @@ def open_zarr_store(plan: ZarrPlan, path_tmp: str | os.PathLike) -> None:
     """Create the (empty) group and one array per level under ``path_tmp``.
 
     Arrays are named "0", "1", ... (finest first), uint8, shape ``(C, H, W)``, chunks
-    ``(C, chunk_px, chunk_px)``, zstd-compressed; NGFF 0.4 gets zarr v2 with "/"-nested chunk
+    ``(C, chunk_px, chunk_px)``, compressed by ``plan.codec``; NGFF 0.4 gets zarr v2 with "/"-nested chunk
     keys, 0.5 zarr v3 with ``dimension_names = ["c", "y", "x"]``. No multiscales metadata yet:
     :func:`finalize_zarr` writes it last.
     """
@@ -854,19 +872,36 @@ def write_zarr_block(plan: ZarrPlan, path_tmp: str | os.PathLike, source_path: s
 def _store_chunks(plan: ZarrPlan, path_tmp: str | os.PathLike, level: int, x: int, y: int,
                   pixels: np.ndarray) -> None:
     """Store ``(C, h, w)`` pixels whose top-left corner is chunk-aligned at ``(x, y)``, one
-    chunk at a time. A chunk of nothing but fill is left out (it reads as fill); any other is
-    stored without zarr's own all-fill check, which costs more than compressing the chunk."""
+    chunk at a time. A chunk of nothing but fill is left out (it reads as fill).
+
+    Each chunk is encoded with the array's own codec and written under the key its metadata
+    gives, as zarr would store it (an edge chunk padded with fill to the full chunk shape).
+    zarr-python has no public call to store a whole, encoded chunk (zarr-python issue 4243),
+    and its per-chunk ``__setitem__`` took twice the CPU of encoding and writing the chunk
+    (benchmarks/write_profile.py). The store is a local directory that only this write sees
+    until it is renamed, so no other writer can race these files.
+    """
     import zarr
 
-    array = zarr.open_array(str(Path(path_tmp) / str(level)), mode="r+")
-    array = array.with_config({"write_empty_chunks": True})
+    root = Path(path_tmp) / str(level)
+    metadata = zarr.open_array(str(root), mode="r").metadata
+    codec = _chunk_codec(plan)
     step = plan.chunk_px
+    fill = plan.fill_value  # 255 or 0: a chunk is all fill when its min (max) sample is
+    furthest = np.min if fill == 255 else np.max
     _, h, w = pixels.shape
     for j in range(0, h, step):
         for i in range(0, w, step):
             chunk = pixels[:, j:j + step, i:i + step]
-            if np.any(chunk != plan.fill_value):
-                array[:, y + j:y + j + chunk.shape[1], x + i:x + i + chunk.shape[2]] = chunk
+            if furthest(chunk) == fill:
+                continue
+            if chunk.shape[1:] != (step, step):
+                padded = np.full((chunk.shape[0], step, step), fill, np.uint8)
+                padded[:, :chunk.shape[1], :chunk.shape[2]] = chunk
+                chunk = padded
+            target = root / metadata.encode_chunk_key((0, (y + j) // step, (x + i) // step))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(codec.encode(np.ascontiguousarray(chunk)))
 
 
 @dataclass(frozen=True)

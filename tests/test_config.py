@@ -29,6 +29,7 @@ def test_set_overrides_parse_yaml_values():
     ("output.formats=[gif]", "unknown format"),
     ("skew.refine_factor=1", "skew.refine_factor"),
     ("output.zarr_block_levels=5", "zarr_block_levels"),
+    ("output.zarr_codec=gzip", "zarr_codec"),
     ("scorer.num_gpus_per_actor=0", "num_gpus_per_actor"),
     ("tiling", "section.key=value"),
 ])

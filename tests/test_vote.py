@@ -76,3 +76,31 @@ def test_early_stop_only_when_the_rest_cannot_matter(cfg):
         seen = {outcome(m + r * t * np.eye(4)[c]) for c in range(4) for t in (0.0, 0.5, 1.0)}
         assert len(seen) == 1, (m, r, seen)
     assert n_decided > 20
+
+
+def test_early_stop_with_a_share_line_settles_which_side_the_confidence_ends(cfg):
+    """A finer look is taken below a confidence line: early stop must not end a look while
+    the unscored tiles could still move the winner's share across it."""
+    line = cfg.tiling.refine_below_confidence
+    rng = np.random.default_rng(1)
+    n_decided = n_would_have_stopped = 0
+    for _ in range(2000):
+        m = rng.random(4) * rng.integers(1, 10)
+        m[rng.integers(4)] += rng.random() * 20
+        r = float(rng.random() * 3)
+        plain = is_decided(m, r, cfg.vote)
+        if not is_decided(m, r, cfg.vote, line):
+            n_would_have_stopped += plain
+            continue
+        assert plain  # the line only ever delays a stop
+        n_decided += 1
+        ends = set()
+        for c in range(4):
+            for t in (0.0, 0.5, 1.0):
+                v = m + r * t * np.eye(4)[c]
+                w = int(np.argmax(v))
+                determined = (v[w] / v.sum() >= cfg.vote.undetermined_threshold
+                              and (v[w] - np.sort(v)[-2]) / v.sum() >= cfg.vote.min_margin)
+                ends.add(determined and v[w] / v.sum() >= line)
+        assert len(ends) == 1, (m, r)
+    assert n_decided > 50 and n_would_have_stopped > 20
