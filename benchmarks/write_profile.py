@@ -6,7 +6,9 @@
 One process, one libvips thread (as a write task runs), the best of ``--repeats`` runs of each
 stage on the same block of the cached mosaic (built by ``scale.py`` if missing). Also the two
 reading choices the writer made: one ``pyvips.Region.fetch`` against ``crop().write_to_memory()``
-for a large region, and the quarter turn done by NumPy against libvips while reading.
+for a large region, and the quarter turn done by NumPy against libvips while reading; and the
+two chunk codecs (``output.zarr_codec``): storing the block's levels, their size, and reading
+level 0 back.
 Prints a table (ms per block and per megapixel) and writes benchmarks/out/write_profile.json.
 """
 
@@ -43,6 +45,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import pyvips
+    import zarr
 
     from rayrot import writers
     from rayrot.config import load_config
@@ -85,6 +88,7 @@ def main(argv=None) -> int:
         halves.append(writers._downsample2(halves[-1], alpha=False))
     stages[f"2x2 means ({plan.block_levels} levels)"] = _best(
         lambda: [writers._downsample2(h, alpha=False) for h in halves[:-1]], args.repeats)
+    stored_mb: dict[str, float] = {}
     for codec in ("lz4", "zstd"):  # output.zarr_codec
         coded = dataclasses.replace(plan, codec=codec)
         store = OUT / "write_profile.zarr"
@@ -96,15 +100,21 @@ def main(argv=None) -> int:
                 writers._store_chunks(coded, store, level, block >> level, block >> level, pixels)
 
         stages[f"store, {codec} ({plan.block_levels + 1} levels)"] = _best(store_all, args.repeats)
-        stored = sum(f.stat().st_size for f in store.rglob("*") if f.is_file())
-        print(f"{codec}: {stored / 1e6:.1f} MB stored for "
-              f"{sum(h.nbytes for h in halves) / 1e6:.1f} MB of pixels")
+        level0 = zarr.open_array(str(store / "0"), mode="r")
+        stages[f"read back level 0 through zarr, {codec}"] = _best(
+            lambda: level0[:, block:2 * block, block:2 * block], args.repeats)
+        stored_mb[codec] = round(sum(f.stat().st_size for f in store.rglob("*")
+                                     if f.is_file()) / 1e6, 2)
         shutil.rmtree(store, ignore_errors=True)
     rows = [{"stage": k, "ms_per_block": round(v * 1e3, 1), "ms_per_mpx": round(v * 1e3 / mpx, 2)}
             for k, v in stages.items()]
     print(f"{args.gpx:g} Gpx mosaic, one {block}-px level-0 block ({mpx:.1f} Mpx) at 90 degrees\n")
     print_table(rows, ["stage", "ms_per_block", "ms_per_mpx"])
-    write_json("write_profile.json", {"gigapixels": args.gpx, "block_px": block, "rows": rows})
+    pixels_mb = round(sum(h.nbytes for h in halves) / 1e6, 2)
+    print(f"\nstored, MB for {pixels_mb} MB of pixels: "
+          + ", ".join(f"{c} {mb}" for c, mb in stored_mb.items()))
+    write_json("write_profile.json", {"gigapixels": args.gpx, "block_px": block, "rows": rows,
+                                      "pixels_mb": pixels_mb, "stored_mb": stored_mb})
     return 0
 
 
