@@ -57,10 +57,10 @@ class Level:
     downsample: float  # level-0 pixels per pixel of this level
 
 
-
 def luma(rgb: np.ndarray) -> np.ndarray:
     """ITU-R 601 luma of ``(h, w, 3)`` uint8 pixels, ``(h, w)`` uint8 (truncated)."""
     return (rgb @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
+
 
 class Slide:
     """A lazily read image. Use :meth:`from_file` (or :func:`open_slide`) to make one."""

@@ -757,9 +757,9 @@ def open_zarr_store(plan: ZarrPlan, path_tmp: str | os.PathLike) -> None:
     """Create the (empty) group and one array per level under ``path_tmp``.
 
     Arrays are named "0", "1", ... (finest first), uint8, shape ``(C, H, W)``, chunks
-    ``(C, chunk_px, chunk_px)``, compressed by ``plan.codec``; NGFF 0.4 gets zarr v2 with "/"-nested chunk
-    keys, 0.5 zarr v3 with ``dimension_names = ["c", "y", "x"]``. No multiscales metadata yet:
-    :func:`finalize_zarr` writes it last.
+    ``(C, chunk_px, chunk_px)``, compressed as ``plan.codec`` says; NGFF 0.4 gets zarr v2 with
+    "/"-nested chunk keys, 0.5 zarr v3 with ``dimension_names = ["c", "y", "x"]``. No
+    multiscales metadata yet: :func:`finalize_zarr` writes it last.
     """
     import zarr
 
@@ -887,8 +887,8 @@ def _store_chunks(plan: ZarrPlan, path_tmp: str | os.PathLike, level: int, x: in
     metadata = zarr.open_array(str(root), mode="r").metadata
     codec = _chunk_codec(plan)
     step = plan.chunk_px
-    fill = plan.fill_value  # 255 or 0: a chunk is all fill when its min (max) sample is
-    furthest = np.min if fill == 255 else np.max
+    fill = plan.fill_value  # 255 or 0: a chunk is all fill when its lowest (highest) sample is
+    furthest = np.min if fill == 255 else np.max  # (no comparison array the size of the chunk)
     _, h, w = pixels.shape
     for j in range(0, h, step):
         for i in range(0, w, step):

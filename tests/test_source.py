@@ -8,7 +8,7 @@ from PIL import Image
 from conftest import read_rgb
 from images import write_pyramid_tiff, write_svs
 from rayrot.errors import SlideReadError
-from rayrot.source import Slide, clear_slide_cache, open_slide
+from rayrot.source import Slide, clear_slide_cache, luma, open_slide
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +75,11 @@ def test_pyramid_levels_and_regions(tmp_path, cfg, photo):
     assert _close(region, photo[:lv.height, :lv.width], 8)
     thumb = s.thumbnail(200)
     assert max(thumb.shape[:2]) == 200
+    # Grey reads (the skew estimator's) take the luma before the shrink: the same picture.
+    rgb = s.read_scaled(1, 1.6, 40, 30, 300, 200)
+    grey = s.read_scaled(1, 1.6, 40, 30, 300, 200, grey=True)
+    diff = np.abs(grey.astype(int) - luma(rgb).astype(int))
+    assert grey.shape == (200, 300) and diff.mean() < 0.3 and (diff <= 1).mean() > 0.99
     # Quarter turns while reading (the writers' 90-degree path) are exact, small or large.
     for w, h in ((70, 45), (1500, 1450)):
         plain = s.read_region(0, 33, 17, w, h)
@@ -174,6 +179,8 @@ def test_scaled_tiles_of_an_ordinary_image_come_from_one_resize(tmp_path, cfg, p
         x0, y0, m = round(x * scale), round(y * scale), round(n * scale)
         alone = np.asarray(Image.fromarray(big[y0:y0 + m, x0:x0 + m]).resize((n, n), Image.LANCZOS))
         assert tile.shape == (n, n, 3) and _close(tile, alone, 0.1)
+        grey = s.read_scaled(0, scale, x, y, n, n, grey=True)  # from the one resize by now
+        np.testing.assert_array_equal(grey[5:-5, 5:-5], luma(tile)[5:-5, 5:-5])
         # the same pixel grid: only the tile's own edge (where a lone resize clamps) differs
         np.testing.assert_array_equal(tile[5:-5, 5:-5], alone[5:-5, 5:-5])
     reads.clear()
