@@ -175,8 +175,14 @@ class Slide:
         except SlideReadError:
             raise
         except Exception as exc:  # pyvips.Error, openslide errors, MemoryError ...
-            raise SlideReadError(f"{self.path}: cannot read region x={x} y={y} w={w} h={h} "
-                                 f"(level {level}): {_one_line(exc)}") from exc
+            raise self.region_error(level, x, y, w, h, exc) from exc
+
+    def region_error(self, level: int, x: int, y: int, w: int, h: int,
+                     exc: BaseException) -> SlideReadError:
+        """The one-line error for a rectangle that failed to decode (also raised by callers
+        that decode a lazy :meth:`region_image` themselves)."""
+        return SlideReadError(f"{self.path}: cannot read region x={x} y={y} w={w} h={h} "
+                              f"(level {level}): {_one_line(exc)}")
 
     def _checked_level(self, level: int, x: int, y: int, w: int, h: int) -> Level:
         """The level, once the rectangle is known to lie inside it."""
@@ -191,7 +197,8 @@ class Slide:
         operations to take further (the writers' bicubic rotation).
 
         On the libvips backend it is lazy: only the source tiles a later operation asks for
-        are decoded, and no copy of the rectangle is ever held whole. OpenSlide formats are
+        are decoded, and no copy of the rectangle is ever held whole; a decode error then
+        comes from that operation (wrap it with :meth:`region_error`). OpenSlide formats are
         decoded with :meth:`read_region` and wrapped.
         """
         self._checked_level(level, x, y, w, h)
@@ -211,24 +218,30 @@ class Slide:
         to ``(h, w)`` luma (:func:`luma`), taken before the shrink: a third of the resampling
         (the skew estimator reads only grey).
         """
+        rgb = self._scaled_cut(level, scale, x, y, w, h)
+        if rgb is None:  # shrink this rectangle alone
+            lv = self.levels[level]
+            x0, y0 = int(round(x * scale)), int(round(y * scale))
+            x1 = min(lv.width, int(round((x + w) * scale)))
+            y1 = min(lv.height, int(round((y + h) * scale)))
+            pixels = self.read_region(level, x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+            from PIL import Image
+
+            return np.asarray(Image.fromarray(luma(pixels) if grey else pixels)
+                              .resize((w, h), Image.LANCZOS))
+        return luma(rgb) if grey else rgb
+
+    def _scaled_cut(self, level: int, scale: float, x: int, y: int, w: int,
+                    h: int) -> np.ndarray | None:
+        """The rectangle when no shrink of its own is needed: at scale 1, or cut from an
+        ordinary image's whole shrunk level (:meth:`_scaled_level`); else None."""
         if abs(scale - 1.0) < 1e-6:
-            rgb = self.read_region(level, x, y, w, h)
-            return luma(rgb) if grey else rgb
-        lv = self.levels[level]
+            return self.read_region(level, x, y, w, h)
         if not self.is_gigapixel and self._asks_for_most(level, scale, w * h):
             whole = self._scaled_level(level, scale)
             if x + w <= whole.shape[1] and y + h <= whole.shape[0]:
-                rgb = whole[y:y + h, x:x + w]
-                return luma(rgb) if grey else rgb
-        x0, y0 = int(round(x * scale)), int(round(y * scale))
-        x1 = min(lv.width, int(round((x + w) * scale)))
-        y1 = min(lv.height, int(round((y + h) * scale)))
-        pixels = self.read_region(level, x0, y0, max(1, x1 - x0), max(1, y1 - y0))
-        if grey:
-            pixels = luma(pixels)
-        from PIL import Image
-
-        return np.asarray(Image.fromarray(pixels).resize((w, h), Image.LANCZOS))
+                return whole[y:y + h, x:x + w]
+        return None
 
     def _asks_for_most(self, level: int, scale: float, area: int) -> bool:
         """Count ``area`` scaled pixels asked of ``level`` at ``scale``; True once the asks

@@ -50,7 +50,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import SlideReadError, WriteError
+from .errors import WriteError
 
 __all__ = [
     "IMAGES_SCHEMA",
@@ -943,7 +943,8 @@ def _level0_block(plan: ZarrPlan, source_path: str, source_cfg: Any,
     sx, sy, sw, sh = box
     # A lazy region: libvips decodes the source tiles as the rotation asks for them, so a
     # block never holds a decoded copy of its (larger, turned) source footprint.
-    region = _open_source(source_path, source_cfg).region_image(0, sx, sy, sw, sh)
+    slide = _open_source(source_path, source_cfg)
+    region = slide.region_image(0, sx, sy, sw, sh)
     if plan.channels == 4:
         region = region.bandjoin(255)
     image = _vips_rotate(region, plan.theta_deg,
@@ -952,8 +953,7 @@ def _level0_block(plan: ZarrPlan, source_path: str, source_cfg: Any,
     try:  # the lazy region decodes here
         pixels = image.numpy()
     except _vips().Error as exc:
-        raise SlideReadError(f"{source_path}: cannot read region x={sx} y={sy} w={sw} h={sh} "
-                             f"(level 0): {' '.join(str(exc).split())}") from exc
+        raise slide.region_error(0, sx, sy, sw, sh, exc) from exc
     return np.ascontiguousarray(pixels.reshape(h, w, plan.channels).transpose(2, 0, 1))
 
 

@@ -185,7 +185,6 @@ def test_finer_look_through_the_actor_pool(ray_session, tmp_path):
     assert set(res.tiles.column("level").to_pylist()) == {1}
 
 
-
 def test_big_skewed_sheet_restarts_with_turned_tiles(dev, ray_session, tmp_path):
     """A pyramidal sheet of real pages tilted 30 degrees and turned 90: the driver sends tiles
     to the actors before the skew is known, and when the skew says tiles must be turned
