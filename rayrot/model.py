@@ -371,6 +371,14 @@ def orient_cnn_base(**kwargs: Any) -> OrientNet:
     return OrientNet(width=1.0, stem_chs=16, head_chs=1024, **kwargs)
 
 
+@register_model
+def orient_lcnet_x1(**kwargs: Any) -> OrientNet:
+    """PP-LCNet x1.0 exactly (1.68 M params, ~154 M multiply-adds at 224 px): the shape of
+    PaddleOCR's orientation classifier, so its weights load one for one (tools/convert_pplcnet.py).
+    """
+    return OrientNet(width=1.0, stem_chs=16, head_chs=1280, **kwargs)
+
+
 _DEFAULT_CFGS.update({n: _cfg() for n in _REGISTRY})
 
 
