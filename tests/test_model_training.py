@@ -26,7 +26,7 @@ def tiny_cfg(**extra):
     """configs/train.yaml shrunk to seconds on one CPU core, on the six tiny real images."""
     over = {
         "run.model": "orient_cnn_tiny", "run.num_workers": 0, "run.log_every": 1,
-        "data.sources_dir": str(TINY), "data.synth": False, "data.val_samples": 16,
+        "data.sources_dirs": [str(TINY)], "data.synth": False, "data.val_samples": 16,
         "data.pool_size": 3, "data.max_decode_px": 320, "data.val_fraction": 0.34,
         "optim.steps": 24, "optim.batch_size": 16, "optim.time_budget_s": 0,
         "optim.warmup_steps": 2, "optim.ema_decay": 0.0, "optim.lr": 0.01,
@@ -80,7 +80,7 @@ def test_targets():
 
 def test_stream_and_val_set_are_seeded_and_labelled():
     cfg = tiny_cfg()
-    sources = SourceSet.scan(cfg.data.sources_dir, cfg.data.val_fraction)
+    sources = SourceSet.scan(cfg.data.sources_dirs, cfg.data.val_fraction)
     assert sum(len(v) for v in sources.train.values()) + sum(len(v) for v in sources.val.values()) == 6
     stream = TrainStream(cfg.data, cfg.aug, sources, seed=1)
     it = iter(stream)

@@ -23,7 +23,8 @@ from ..errors import ConfigError
 __all__ = ["TrainConfig", "DataConfig", "AugConfig", "OptimConfig", "RunConfigTrain",
            "RayTrainConfig", "load_train_config", "TRAIN_CONFIG_PATH"]
 
-TRAIN_CONFIG_PATH = Path(__file__).resolve().parents[1] / "configs" / "train.yaml"
+# Training runs from a checkout of the repository: its recipes live in <repo>/configs/.
+TRAIN_CONFIG_PATH = Path(__file__).resolve().parents[2] / "configs" / "train.yaml"
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class AugConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    sources_dir: str  # real images: <sources_dir>/<category>/**.{jpg,png,...}
+    sources_dirs: tuple[str, ...]  # real images: <dir>/<category>/**.{jpg,png,...} for each dir
+    render_cache: dict[str, str]  # rendered category -> folder of rendered shards (render_cache.py)
     fonts_dir: str  # fonts for the synthetic renderer
     text_dir: str  # text corpora for the synthetic renderer
     mix: dict[str, float]  # category -> share of training samples (renormalised over what exists)
@@ -81,6 +83,12 @@ class OptimConfig:
     grad_clip: float  # max grad norm (0: off)
     amp: str  # "bf16", "fp16" or "none" (CUDA only; the CPU always runs float32)
     ema_decay: float  # exponential moving average of the weights (0: off)
+    freeze_prefixes: tuple[str, ...]  # parameters whose names start so are not trained (BN
+    #                                   statistics of those layers stay as they are too)
+    distill_weight: float  # weight of the distillation term (0: off); the teacher is the
+    #                        frozen init_weights network, which keeps what it knew
+    distill_temperature: float  # softening of teacher and student logits in that term
+    distill_categories: tuple[str, ...]  # samples of these categories are distilled
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,7 @@ class RunConfigTrain:
     channels_last: bool
     compile: bool  # torch.compile the model (CUDA only)
     init_weights: str | None  # .safetensors (or registered name) to start from; None: from scratch
+    checkpoint_every_s: float  # wall seconds between checkpoints in <out>/checkpoint (0: none)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from PIL import Image, ImageFilter, ImageOps
 
 from ..preprocess import ANGLES, letterbox, pad_to_square, resize_square, rotate_by_class
 from .config import AugConfig, DataConfig
+from .render_cache import RenderCache, as_rgb
 
 __all__ = [
     "CATEGORIES",
@@ -59,13 +60,17 @@ __all__ = [
     "make_view",
     "augment",
     "target_for",
+    "as_rgb",
     "worker_init_fn",
 ]
 
 LOGGER = logging.getLogger(__name__)
 
 REAL_CATEGORIES = ("documents", "photos", "maps", "art", "textures")
-SYNTH_CATEGORIES = ("synth_documents", "synth_maps", "synth_textures")
+# Rendered categories: drawn live by rayrot.training.synth or, when data.render_cache names a
+# folder for them, from images rendered once (rayrot.training.render_cache); geo_maps come
+# from the cartographic renderer's cache only.
+SYNTH_CATEGORIES = ("synth_documents", "synth_maps", "synth_textures", "geo_maps")
 CATEGORIES = REAL_CATEGORIES + SYNTH_CATEGORIES
 UNIFORM_CATEGORIES = frozenset({"textures", "synth_textures"})  # no up: target 0.25 each
 MIRROR_CATEGORIES = frozenset({"photos", "art", "textures", "synth_textures"})  # no text
@@ -74,8 +79,6 @@ PHOTO_LIKE = frozenset({"photos", "art"})  # stronger colour jitter
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 _RESERVED = ("shared/data/dev",)  # evaluation only, never training data
-
-Image.MAX_IMAGE_PIXELS = 400_000_000
 
 
 # ----------------------------------------------------------------------------- sources
@@ -101,21 +104,25 @@ class SourceSet:
     val: dict[str, tuple[str, ...]]
 
     @classmethod
-    def scan(cls, sources_dir: str | Path, val_fraction: float) -> "SourceSet":
-        root = Path(sources_dir)
-        if _is_reserved(root):
-            raise ValueError(f"refusing to train on {root}: the dev set is for evaluation only")
-        train: dict[str, tuple[str, ...]] = {}
-        val: dict[str, tuple[str, ...]] = {}
-        for cat in REAL_CATEGORIES:
-            d = root / cat
-            files = sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
-                           and p.is_file() and not _is_reserved(p)) if d.is_dir() else []
-            tr, va = [], []
-            for p in files:
-                (va if _held_out(str(p.relative_to(root)), val_fraction) else tr).append(str(p))
-            train[cat], val[cat] = tuple(tr), tuple(va)
-        return cls(train, val)
+    def scan(cls, sources_dirs: str | Path | list[str] | tuple[str, ...],
+             val_fraction: float) -> "SourceSet":
+        """Files of ``<dir>/<category>/**`` for each folder of ``sources_dirs`` (a folder that
+        does not exist adds nothing)."""
+        roots = [Path(sources_dirs)] if isinstance(sources_dirs, (str, Path)) else [
+            Path(d) for d in sources_dirs]
+        train: dict[str, list[str]] = {c: [] for c in REAL_CATEGORIES}
+        val: dict[str, list[str]] = {c: [] for c in REAL_CATEGORIES}
+        for root in roots:
+            if _is_reserved(root):
+                raise ValueError(f"refusing to train on {root}: the dev set is for evaluation only")
+            for cat in REAL_CATEGORIES:
+                d = root / cat
+                files = sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
+                               and p.is_file() and not _is_reserved(p)) if d.is_dir() else []
+                for p in files:
+                    held = _held_out(str(p.relative_to(root)), val_fraction)
+                    (val if held else train)[cat].append(str(p))
+        return cls({c: tuple(v) for c, v in train.items()}, {c: tuple(v) for c, v in val.items()})
 
     def counts(self) -> dict[str, tuple[int, int]]:
         return {c: (len(self.train[c]), len(self.val[c])) for c in self.train}
@@ -199,23 +206,7 @@ class _Synth:
             out = self._mod.render_texture(rng)
         else:
             raise KeyError(category)
-        return _as_rgb(out)
-
-
-def _as_rgb(out: Any) -> np.ndarray:
-    if isinstance(out, tuple):
-        out = out[0]
-    if isinstance(out, Image.Image):
-        out = np.asarray(out.convert("RGB"))
-    arr = np.asarray(out)
-    if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=2)
-    if arr.shape[-1] == 4:
-        a = arr[..., 3:4].astype(np.float32) / 255
-        arr = (arr[..., :3] * a + 255 * (1 - a)).astype(np.uint8)
-    if arr.dtype != np.uint8:
-        arr = np.clip(arr, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(arr)
+        return as_rgb(out)
 
 
 # ----------------------------------------------------------------------------- views and aug
@@ -325,6 +316,17 @@ def _prepare(rng: np.random.Generator, img: np.ndarray, category: str, aug: AugC
 # ----------------------------------------------------------------------------- streams
 
 
+def cached_categories(data: DataConfig) -> tuple[str, ...]:
+    """The rendered categories drawn from a render cache (``data.render_cache``) that has images."""
+    out = []
+    for cat, folder in sorted(data.render_cache.items()):
+        if cat not in SYNTH_CATEGORIES:
+            raise ValueError(f"data.render_cache: {cat!r} is not a rendered category {SYNTH_CATEGORIES}")
+        if data.mix.get(cat, 0) > 0 and any(Path(folder).glob("shard_*.npz")):
+            out.append(cat)
+    return tuple(out)
+
+
 def _weights(mix: dict[str, float], available: set[str]) -> dict[str, float]:
     unknown = set(mix) - set(CATEGORIES)
     if unknown:
@@ -350,10 +352,14 @@ class TrainStream(torch.utils.data.IterableDataset):
         super().__init__()
         self.data, self.aug, self.sources, self.seed, self.rank = data, aug, sources, seed, rank
         self._synth: _Synth | None = None
+        self._caches: dict[str, RenderCache] = {}
         available = {c for c in REAL_CATEGORIES if sources.train.get(c)}
         self.synth_available = False
         self.synth_categories: tuple[str, ...] = ()
-        wanted = [c for c in SYNTH_CATEGORIES if data.mix.get(c, 0) > 0]
+        self.cached_categories = cached_categories(data)
+        available |= set(self.cached_categories)
+        wanted = [c for c in SYNTH_CATEGORIES if data.mix.get(c, 0) > 0
+                  and c not in self.cached_categories and c != "geo_maps"]
         if data.synth and wanted:
             probe = _Synth(data.fonts_dir, data.text_dir, data.synth)
             if probe.available:
@@ -419,7 +425,11 @@ class TrainStream(torch.utils.data.IterableDataset):
 
     def _fresh(self, rng: np.random.Generator, cat: str) -> np.ndarray | None:
         try:
-            if cat in SYNTH_CATEGORIES:
+            if cat in self.cached_categories:
+                if cat not in self._caches:
+                    self._caches[cat] = RenderCache(self.data.render_cache[cat], part="train")
+                img = self._caches[cat].random(rng)
+            elif cat in SYNTH_CATEGORIES:
                 img = self._synth.render(cat, rng)
             else:
                 groups, gp = self._groups(cat)
@@ -445,7 +455,8 @@ class ValSet(torch.utils.data.Dataset):
         super().__init__()
         self.data, self.aug, self.sources = data, aug, sources
         cats = [c for c in CATEGORIES if data.mix.get(c, 0) > 0]
-        cats = [c for c in cats if c in synth_categories
+        cached = cached_categories(data)
+        cats = [c for c in cats if c in synth_categories or c in cached
                 or (c in REAL_CATEGORIES and sources.val.get(c))]
         if categories is not None:
             cats = [c for c in cats if c in categories]
@@ -453,6 +464,7 @@ class ValSet(torch.utils.data.Dataset):
         per = data.val_samples // max(1, len(cats))
         self.items = [(c, i) for c in cats for i in range(per)]
         self._synth: _Synth | None = None
+        self._val_caches: dict[str, RenderCache] = {}
 
     def __len__(self) -> int:
         return len(self.items)
@@ -460,7 +472,12 @@ class ValSet(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray, int]:
         cat, i = self.items[index]
         rng = np.random.default_rng([self.data.val_seed, CATEGORIES.index(cat), i])
-        if cat in SYNTH_CATEGORIES:
+        if cat in cached_categories(self.data):
+            if cat not in self._val_caches:
+                self._val_caches[cat] = RenderCache(self.data.render_cache[cat], part="val")
+            held_out = self._val_caches[cat]
+            img = held_out.get(i % len(held_out))
+        elif cat in SYNTH_CATEGORIES:
             if self._synth is None:
                 self._synth = _Synth(self.data.fonts_dir, self.data.text_dir, True)
             img = self._synth.render(cat, rng)

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 import yaml
 
 from ..model import create_model, default_card, load_model, save_model
+from .checkpoint import CHECKPOINT_DIR, TrainState, load_checkpoint, save_checkpoint
 from .config import TrainConfig, load_train_config
 from .dataset import (CATEGORIES, UNIFORM_CATEGORIES, SourceSet, TrainStream, ValSet,
                       worker_init_fn)
@@ -219,8 +220,37 @@ def build_val(cfg: TrainConfig, sources: SourceSet, synth_categories: tuple[str,
     return tuple(torch.cat([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
 
+def distill_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Hinton's soft-target term: ``T^2 * KL(softmax(teacher/T) || softmax(student/T))``, mean
+    over the batch (the ``T^2`` keeps its gradient scale independent of ``T``)."""
+    t = float(temperature)
+    log_p = F.log_softmax(student.float() / t, 1)
+    q = F.softmax(teacher.float() / t, 1)
+    return (q * (torch.log(q.clamp_min(1e-12)) - log_p)).sum(1).mean() * t * t
+
+
+def _freeze(model: nn.Module, prefixes: tuple[str, ...]) -> int:
+    """Stop training the parameters named with one of ``prefixes``; their BatchNorms keep their
+    running statistics (set back to eval mode after each ``model.train()``). Returns the count."""
+    if not prefixes:
+        return 0
+    n = 0
+    for name, p in model.named_parameters():
+        if name.startswith(prefixes):
+            p.requires_grad_(False)
+            n += p.numel()
+    return n
+
+
+def _frozen_bn_eval(model: nn.Module, prefixes: tuple[str, ...]) -> None:
+    for name, m in model.named_modules():
+        if prefixes and name.startswith(tuple(p.rstrip(".") for p in prefixes)) and isinstance(
+                m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
 def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | Path | None = None,
-          *, rank: int = 0, world_size: int = 1,
+          *, rank: int = 0, world_size: int = 1, resume: bool = False,
           prepare_model: Callable[[nn.Module], nn.Module] | None = None,
           report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Train ``cfg.run.model`` from scratch (or from ``cfg.run.init_weights``); write weights,
@@ -240,6 +270,9 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
         Wraps the model after it is on ``device`` (e.g. ``ray.train.torch.prepare_model``).
     report : callable, optional
         Called with the metrics dict at each log line and at the end.
+    resume : bool
+        Continue the run whose checkpoint is in ``out_dir`` (weights, moving average,
+        optimiser, counters): ``optim.time_budget_s`` and ``optim.steps`` count all sittings.
 
     Returns
     -------
@@ -257,9 +290,16 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
-    sources = SourceSet.scan(cfg.data.sources_dir, cfg.data.val_fraction)
+    sources = SourceSet.scan(cfg.data.sources_dirs, cfg.data.val_fraction)
     LOGGER.info("real sources (train, val files): %s", sources.counts())
-    stream = TrainStream(cfg.data, cfg.aug, sources, seed=cfg.run.seed, rank=rank)
+    sittings = 1
+    if resume:
+        if out is None:
+            raise ValueError("resume needs the out_dir that holds the checkpoint")
+        sittings = json.loads((out / CHECKPOINT_DIR / "state.json").read_text())["sittings"] + 1
+    # Each sitting draws fresh samples: the stream is seeded by the sitting too.
+    stream = TrainStream(cfg.data, cfg.aug, sources, seed=cfg.run.seed * 1000 + sittings - 1,
+                         rank=rank)
     LOGGER.info("category weights: %s", {k: round(v, 3) for k, v in stream.weights.items()})
 
     card0 = default_card(cfg.run.model)
@@ -277,7 +317,21 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
     if cfg.run.channels_last:
         model = model.to(memory_format=torch.channels_last)
     n_params = sum(p.numel() for p in model.parameters())
-    LOGGER.info("model %s: %.3f M params", cfg.run.model, n_params / 1e6)
+    n_frozen = _freeze(model, cfg.optim.freeze_prefixes)
+    LOGGER.info("model %s: %.3f M params (%.3f M frozen)", cfg.run.model, n_params / 1e6,
+                n_frozen / 1e6)
+    teacher = None
+    if cfg.optim.distill_weight > 0:
+        if not cfg.run.init_weights:
+            raise ValueError("optim.distill_weight > 0 needs run.init_weights (the teacher)")
+        teacher, _ = load_model(cfg.run.init_weights, device)
+        teacher.eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        if cfg.run.channels_last:
+            teacher = teacher.to(memory_format=torch.channels_last)
+        distill_ids = torch.tensor([CATEGORIES.index(c) for c in cfg.optim.distill_categories],
+                                   dtype=torch.long)
     ema = ModelEma(model, cfg.optim.ema_decay) if cfg.optim.ema_decay > 0 else None
     if prepare_model is not None:
         model = prepare_model(model)
@@ -287,7 +341,8 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
 
     decay, no_decay = [], []
     for n_, p in model.named_parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)
+        if p.requires_grad:
+            (no_decay if p.ndim <= 1 else decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.optim.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=cfg.optim.lr, betas=(0.9, 0.999),
@@ -314,24 +369,35 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
     budget = cfg.optim.time_budget_s
     t_setup = time.perf_counter()
     step, samples, tiles_made, losses = 0, 0, 0, []
+    seconds_before = 0.0
+    started_config = cfg.to_dict()
+    if resume:
+        st = load_checkpoint(out, _unwrap(model), opt, ema.module if ema is not None else None)
+        step, samples, tiles_made, seconds_before = st.step, st.samples, st.tiles, st.seconds
+        started_config = st.config
+        LOGGER.info("resuming sitting %d at step %d after %.0f s of training", st.sittings,
+                    step, seconds_before)
+    t_checkpoint = time.perf_counter()
     loss_first = None
     t_start = time.perf_counter()
     t_log, samples_log = t_start, 0
     metrics: dict[str, Any] = {}
     model.train()
+    _frozen_bn_eval(model, cfg.optim.freeze_prefixes)
     data_iter = iter(loader)
     first = next(data_iter)  # worker start-up and pool filling are not part of the schedule
     t_start = time.perf_counter()
     t_log = t_start
     LOGGER.info("data workers ready after %.0f s", t_start - t_setup)
+    loss = torch.zeros(())
     while True:
-        elapsed = time.perf_counter() - t_start
+        elapsed = seconds_before + time.perf_counter() - t_start
         progress = step / cfg.optim.steps
         if budget > 0:
             progress = max(progress, elapsed / budget)
         if progress >= 1.0:
             break
-        tiles, targets, _ = first if first is not None else next(data_iter)
+        tiles, targets, cats = first if first is not None else next(data_iter)
         first = None
         lr = lr_at(progress, step, cfg.optim.lr, cfg.optim.warmup_steps)
         for g in opt.param_groups:
@@ -340,9 +406,18 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
         y = targets.to(device, non_blocking=True)
         if cfg.optim.rotation_views > 1:
             x, y = rotation_views(x, y, cfg.optim.rotation_views, cfg.run.channels_last)
+            cats = cats.repeat(cfg.optim.rotation_views)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             logits = fwd(x)
-        loss = soft_cross_entropy(logits, y, cfg.optim.label_smoothing)
+            loss = soft_cross_entropy(logits, y, cfg.optim.label_smoothing)
+            if teacher is not None:
+                sel = torch.isin(cats, distill_ids).nonzero().flatten().to(device)
+                if len(sel):
+                    with torch.no_grad():
+                        t_logits = teacher(x[sel])
+                    share = len(sel) / len(x)
+                    loss = loss + cfg.optim.distill_weight * share * distill_loss(
+                        logits[sel], t_logits, cfg.optim.distill_temperature)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if cfg.optim.grad_clip > 0:
@@ -373,13 +448,27 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
             lg, tg, cg = run_val(ema.module if ema is not None else _unwrap(model))
             LOGGER.info("val step %d: %s", step, _short(evaluate_logits(lg, tg, cg)))
             model.train()
-    seconds = time.perf_counter() - t_start
+            _frozen_bn_eval(model, cfg.optim.freeze_prefixes)
+        if (out is not None and cfg.run.checkpoint_every_s > 0
+                and time.perf_counter() - t_checkpoint >= cfg.run.checkpoint_every_s):
+            save_checkpoint(out, TrainState(step, samples, tiles_made,
+                                            seconds_before + time.perf_counter() - t_start,
+                                            sittings, started_config),
+                            _unwrap(model), opt, ema.module if ema is not None else None)
+            t_checkpoint = time.perf_counter()
+            LOGGER.info("checkpoint at step %d", step)
+    seconds = seconds_before + time.perf_counter() - t_start
+    if out is not None and cfg.run.checkpoint_every_s > 0:
+        save_checkpoint(out, TrainState(step, samples, tiles_made, seconds, sittings,
+                                        started_config),
+                        _unwrap(model), opt, ema.module if ema is not None else None)
     final_loss = float(loss.detach()) if step else float("nan")
     del data_iter
     metrics.update(steps=step, samples=samples, tiles=tiles_made, seconds=round(seconds, 1),
                    samples_per_s=round(samples / max(1e-9, seconds) * world_size, 1),
                    loss_first=loss_first, loss_last=final_loss, loss_curve=losses,
-                   n_params=int(n_params), device=str(device), world_size=world_size)
+                   n_params=int(n_params), device=str(device), world_size=world_size,
+                   sittings=sittings)
     LOGGER.info("trained %d steps, %d samples (%d tiles made) in %.0f s (%.0f samples/s)", step,
                 samples, tiles_made, seconds, metrics["samples_per_s"])
     if rank != 0:
@@ -400,9 +489,9 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
         card = default_card(cfg.run.model).replace(
             version=cfg.run.version, temperature=temperature,
             recipe={"config": cfg.to_dict(), "steps": step, "samples": samples, "tiles": tiles_made,
-                    "seconds": round(seconds, 1), "device": str(device), "world_size": world_size,
-                    "torch": torch.__version__,
-                    "command": "python -m rayrot.training.loop --config configs/train.yaml"},
+                    "seconds": round(seconds, 1), "sittings": sittings, "device": str(device),
+                    "world_size": world_size, "torch": torch.__version__,
+                    "command": "python jobs/train.py --config configs/train.yaml"},
             data_sources=_data_sources(cfg, sources, stream),
             metrics={"validation": metrics.get("val", {})})
         path = out / f"{cfg.run.model}.safetensors"
@@ -425,8 +514,11 @@ def _short(ev: dict[str, Any]) -> dict[str, Any]:
 
 
 def _data_sources(cfg: TrainConfig, sources: SourceSet, stream: TrainStream) -> tuple[str, ...]:
-    rows = [f"{cfg.data.sources_dir}/{c}: {n_tr} train + {n_va} held-out files"
+    rows = [f"{c}: {n_tr} train + {n_va} held-out real files from {list(cfg.data.sources_dirs)}"
             f" (see DATA_SOURCES.md)" for c, (n_tr, n_va) in sources.counts().items() if n_tr + n_va]
+    for cat in stream.cached_categories:
+        rows.append(f"{cat}: renders cached in {cfg.data.render_cache[cat]} "
+                    f"(python -m rayrot.training.render_cache)")
     if stream.synth_categories:
         rows.append(f"rayrot.training.synth renders {list(stream.synth_categories)} (fonts {cfg.data.fonts_dir}, text {cfg.data.text_dir})")
     return tuple(rows)
@@ -447,7 +539,7 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
 
 def bench_data(cfg: TrainConfig, seconds: float) -> dict[str, Any]:
     """Samples per second of the training stream alone (``cfg.run.num_workers`` workers)."""
-    sources = SourceSet.scan(cfg.data.sources_dir, cfg.data.val_fraction)
+    sources = SourceSet.scan(cfg.data.sources_dirs, cfg.data.val_fraction)
     stream = TrainStream(cfg.data, cfg.aug, sources, seed=cfg.run.seed)
     nw = cfg.run.num_workers
     loader = torch.utils.data.DataLoader(stream, batch_size=cfg.optim.batch_size, num_workers=nw,
@@ -476,14 +568,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a config key, e.g. optim.steps=100")
+    ap.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                    help="training wall time over all sittings (optim.time_budget_s)")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the run whose checkpoint is in --out")
     ap.add_argument("--bench-data", type=float, default=0, metavar="SECONDS",
                     help="only measure the data stream's samples/s for this long, then train")
     args = ap.parse_args(argv)
-    cfg = load_train_config(args.config, _parse_set(args.set))
+    overrides = _parse_set(args.set)
+    if args.time_budget is not None:
+        overrides["optim.time_budget_s"] = args.time_budget
+    cfg = load_train_config(args.config, overrides)
     if args.bench_data:
         _setup_logging(None)
         bench_data(cfg, args.bench_data)
-    metrics = train(cfg, args.device, args.out)
+    metrics = train(cfg, args.device, args.out, resume=args.resume)
     print(json.dumps({k: v for k, v in metrics.items() if k not in ("loss_curve",)}, indent=1))
     return 0
 
