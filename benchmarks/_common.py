@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: generated test images, memory sampling, tables."""
+"""Code shared by the benchmark scripts: generated test images, memory sampling, tables."""
 
 from __future__ import annotations
 

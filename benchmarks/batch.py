@@ -1,11 +1,11 @@
-"""Batch throughput: many ordinary images through a Ray Dataset against the seeds' plain loop.
+"""Batch throughput: many ordinary images through a Ray Dataset against a plain loop.
 
     python benchmarks/batch.py                 # 1000 images
     python benchmarks/batch.py --n 200         # quicker
     python benchmarks/batch.py --config configs/fast.yaml   # the CPU-frugal preset
 
 The images (mixed sizes up to 5000 x 4000, JPEG and PNG) are built once from dev images into
-benchmarks/out/cache/batch/. The loop is the seeds' way, in one process: open with PIL, apply
+benchmarks/out/cache/batch/. The loop is the simplest way, in one process: open with PIL, apply
 EXIF orientation, the adaptive resize (LANCZOS), score the whole image as one tile with the same
 model, one image at a time. rayrot is ``rayrot.detect_dataset`` over a Ray Dataset of the paths.
 Both are timed in the same run. The loop runs in a child process (so the driver that runs Ray
@@ -57,7 +57,7 @@ def build_images(n: int) -> list[Path]:
     return paths
 
 
-def seeds_loop(paths: list[Path], cfg) -> tuple[float, int]:
+def plain_loop(paths: list[Path], cfg) -> tuple[float, int]:
     """Open, resize, score one at a time, in this process: (seconds, peak RSS in bytes)."""
     import resource
 
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     paths = build_images(args.n)
     load_1m = os.getloadavg()[0]
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        loop_s, loop_rss = pool.apply(seeds_loop, (paths, cfg))
+        loop_s, loop_rss = pool.apply(plain_loop, (paths, cfg))
     ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     # Warm the actor pool on a few images so the timing below is throughput, not start-up.
     rayrot.detect_dataset(ray.data.from_items([{"path": str(p)} for p in paths[:8]]), cfg).take_all()

@@ -10,8 +10,8 @@
    peak GPU memory per worker. Without rotation TTA, so a tile is one forward pass as in 1;
    the TTA figure (four passes a tile) is reported too.
 
-Ray itself is not used here (the GPU machine has no Ray): the workers run the same class the
-actors wrap, in plain processes.
+Ray itself is not used here (so the benchmark runs where Ray is not installed): the workers run
+the same class the actors wrap, in plain processes.
 """
 
 from __future__ import annotations

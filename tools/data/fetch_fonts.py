@@ -1,6 +1,8 @@
 """Collect a varied, compact set of fonts for the document renderer from Debian font packages.
 
-    python jobs/data/fetch_fonts.py --out .data/fonts [--cache .data/cache]
+    python -m tools.data.fetch_fonts --out .data/fonts [--cache .data/cache]
+
+(from the repository root).
 
 Fonts are fetched with ``apt-get download`` + ``dpkg -x`` (never installed) and copied to
 ``<out>/``; ``<out>/fonts.json`` lists ``{file, family, style, scripts, license, package,
@@ -27,8 +29,7 @@ from pathlib import Path
 
 from fontTools.ttLib import TTCollection, TTFont
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+from . import _common as C
 
 LOGGER = logging.getLogger("rayrot.data.fonts")
 

@@ -1,6 +1,8 @@
 """Gather real running text in many scripts for the document renderer.
 
-    python jobs/data/fetch_text.py --out .data/text [--cache .data/cache]
+    python -m tools.data.fetch_text --out .data/text [--cache .data/cache]
+
+(from the repository root).
 
 Sources are Debian packages fetched with ``apt-get download`` + ``dpkg -x`` (never installed):
 
@@ -32,13 +34,12 @@ import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+from . import _common as C
 
 LOGGER = logging.getLogger("rayrot.data.text")
 
 _MIN_CHARS = 12
-_MAX_BYTES_PER_SCRIPT = 150_000  # per script file; keeps the set small enough to carry
+_MAX_BYTES_PER_SCRIPT = 150_000  # per script file; keeps the whole set a few MB
 
 _MO_PACKAGES = [
     "coreutils", "libglib2.0-data", "libgtk-3-common", "vlc-l10n",

@@ -1,4 +1,4 @@
-"""Shared helpers for the data jobs: fetch Debian packages, read licences, hash images.
+"""Code shared by the data tools: fetch Debian packages, read licences, hash images.
 
 Nothing here writes outside the cache folder it is given. Packages are fetched
 without installing them: ``apt-get download PKG`` into ``<cache>/debs`` and

@@ -1,0 +1,1 @@
+"""Scripts that fetch training data and build releases. Not installed with rayrot."""
