@@ -1,7 +1,7 @@
 """Export an orientation model to ONNX (dynamic batch axis), with its model card beside it.
 
-    python jobs/export_onnx.py --model orient_cnn_small --out model.onnx
-    python jobs/export_onnx.py --model out/ft/orient_cnn_small.safetensors --out ft.onnx
+    python jobs/export_onnx.py --model orient_lcnet_x1 --out model.onnx
+    python jobs/export_onnx.py --model out/ft/orient_lcnet_x1.safetensors --out ft.onnx
 
 The graph takes ``input``: ``(B, 3, H, W)`` float32, RGB scaled to [0, 1] and normalised with
 the card's mean and std (:func:`rayrot.preprocess.to_model_input`), and returns ``logits``
@@ -22,9 +22,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from rayrot.model import ModelCard, load_model  # noqa: E402
+from rayrot.model import ModelCard, load_model
 
 __all__ = ["export_onnx"]
 
@@ -67,7 +65,7 @@ def export_onnx(spec: str, out: str | Path, opset: int = 17) -> tuple[Path, Mode
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Export an orientation model to ONNX.")
-    ap.add_argument("--model", default="orient_cnn_small", help="registered name or .safetensors path")
+    ap.add_argument("--model", default="orient_lcnet_x1", help="registered name or .safetensors path")
     ap.add_argument("--out", required=True, help="output .onnx path")
     ap.add_argument("--opset", type=int, default=17)
     args = ap.parse_args(argv)

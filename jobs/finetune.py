@@ -1,7 +1,7 @@
 """Fine-tune the orientation model on your own images.
 
-    python jobs/finetune.py --data DIR --base orient_cnn_small --out DIR [--device cuda]
-    python jobs/finetune.py --csv labels.csv --base orient_cnn_small --out DIR
+    python jobs/finetune.py --data DIR --base orient_lcnet_x1 --out DIR [--device cuda]
+    python jobs/finetune.py --csv labels.csv --base orient_lcnet_x1 --out DIR
     ray job submit --working-dir . -- python jobs/finetune.py --data DIR --out DIR
 
 ``DIR`` holds ``0/ 90/ 180/ 270/`` sub-folders (images already turned by that much: an image in
@@ -20,14 +20,11 @@ import argparse
 import json
 import logging
 import sys
-from pathlib import Path
 
 import torch
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from rayrot.training.finetune import collect_items, finetune, load_finetune_config  # noqa: E402
+from rayrot.training.finetune import collect_items, finetune, load_finetune_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", help="folder with 0/90/180/270 sub-folders, or of upright images")
     src.add_argument("--csv", help="CSV of path,label (degrees)")
-    ap.add_argument("--base", default="orient_cnn_small", help="registered name or .safetensors path")
+    ap.add_argument("--base", default="orient_lcnet_x1", help="registered name or .safetensors path")
     ap.add_argument("--out", required=True)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--config", default=None, help="YAML (default configs/train_finetune.yaml)")

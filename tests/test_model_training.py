@@ -34,6 +34,9 @@ def tiny_cfg(**extra):
         "aug.p_letterbox": 1.0, "aug.p_color": 0.0, "aug.p_jpeg": 0.0, "aug.p_noise": 0.0,
         "aug.p_blur": 0.0, "aug.p_gamma": 0.0, "aug.p_gray": 0.0, "aug.p_skew": 0.0,
         "aug.p_mirror": 0.0,
+        # from scratch, no teacher, nothing frozen, no checkpoints, no render caches
+        "run.init_weights": None, "run.checkpoint_every_s": 0, "optim.freeze_prefixes": [],
+        "optim.distill_weight": 0.0, "data.render_cache": {},
     }
     over.update(extra)
     return load_train_config(None, over)
@@ -45,7 +48,7 @@ def test_config_rejects_unknown_and_bad_keys():
     with pytest.raises(ConfigError, match="optim.steps"):
         load_train_config(None, {"optim.steps": "many"})
     cfg = load_train_config()
-    assert cfg.run.model == "orient_cnn_small" and sum(cfg.data.mix.values()) > 0
+    assert cfg.run.model == "orient_lcnet_x1" and sum(cfg.data.mix.values()) > 0
 
 
 def test_views_carry_the_label():

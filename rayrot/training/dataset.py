@@ -26,7 +26,7 @@ Views mimic what the pipeline scores: the whole image letterboxed
 turn; documents and maps may be tilted by up to +-15 degrees (label unchanged). Colour jitter,
 greyscale, gamma, blur, noise and JPEG re-encoding follow. PIL and NumPy only.
 
-The dev set (``/work/shared/data/dev``) is never read here.
+The validation set (``shared/data/dev``) is never read here.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -172,8 +172,8 @@ class _Synth:
         if not enabled:
             return
         try:
-            from . import synth as mod  # noqa: PLC0415 (written by the synth helper)
-        except Exception as exc:  # pragma: no cover - depends on the other helper's module
+            from . import synth as mod  # noqa: PLC0415 (heavy: fonts and text load on use)
+        except Exception as exc:  # pragma: no cover - a broken install of the renderer
             self.reason = f"rayrot.training.synth does not import: {exc!r}"
             return
         try:

@@ -251,6 +251,7 @@ def _frozen_bn_eval(model: nn.Module, prefixes: tuple[str, ...]) -> None:
 
 def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | Path | None = None,
           *, rank: int = 0, world_size: int = 1, resume: bool = False,
+          stop_after_s: float | None = None,
           prepare_model: Callable[[nn.Module], nn.Module] | None = None,
           report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Train ``cfg.run.model`` from scratch (or from ``cfg.run.init_weights``); write weights,
@@ -273,6 +274,9 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
     resume : bool
         Continue the run whose checkpoint is in ``out_dir`` (weights, moving average,
         optimiser, counters): ``optim.time_budget_s`` and ``optim.steps`` count all sittings.
+    stop_after_s : float, optional
+        End this sitting after so many seconds of training with a checkpoint (no weights are
+        written: the run is not finished); ``resume`` continues it.
 
     Returns
     -------
@@ -362,8 +366,10 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
         LOGGER.info("validation set: %d tiles in %.1f s", len(val_tiles), time.perf_counter() - t0)
 
     def run_val(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        vl = [(val_tiles[i:i + 256], val_targets[i:i + 256], val_cats[i:i + 256])
-              for i in range(0, len(val_tiles), 256)]
+        # Small chunks on a CPU: large batches of 224-px tiles overflow its caches.
+        n = 256 if device.type == "cuda" else 16
+        vl = [(val_tiles[i:i + n], val_targets[i:i + n], val_cats[i:i + n])
+              for i in range(0, len(val_tiles), n)]
         return collect_logits(module, vl, device, mean, std, amp_dtype, cfg.run.channels_last)
 
     budget = cfg.optim.time_budget_s
@@ -396,6 +402,8 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
         if budget > 0:
             progress = max(progress, elapsed / budget)
         if progress >= 1.0:
+            break
+        if stop_after_s is not None and time.perf_counter() - t_start >= stop_after_s:
             break
         tiles, targets, cats = first if first is not None else next(data_iter)
         first = None
@@ -463,6 +471,7 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
                                         started_config),
                         _unwrap(model), opt, ema.module if ema is not None else None)
     final_loss = float(loss.detach()) if step else float("nan")
+    unfinished = stop_after_s is not None and progress < 1.0
     del data_iter
     metrics.update(steps=step, samples=samples, tiles=tiles_made, seconds=round(seconds, 1),
                    samples_per_s=round(samples / max(1e-9, seconds) * world_size, 1),
@@ -472,6 +481,12 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
     LOGGER.info("trained %d steps, %d samples (%d tiles made) in %.0f s (%.0f samples/s)", step,
                 samples, tiles_made, seconds, metrics["samples_per_s"])
     if rank != 0:
+        return metrics
+    if unfinished:
+        if out is None or cfg.run.checkpoint_every_s <= 0:
+            raise ValueError("stop_after_s needs an out_dir and run.checkpoint_every_s > 0")
+        metrics.update(stopped=True, progress=round(progress, 4), weights=None)
+        LOGGER.info("sitting %d stopped at progress %.3f; --resume continues", sittings, progress)
         return metrics
 
     final = ema.module if ema is not None else _unwrap(model)
@@ -491,7 +506,7 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
             recipe={"config": cfg.to_dict(), "steps": step, "samples": samples, "tiles": tiles_made,
                     "seconds": round(seconds, 1), "sittings": sittings, "device": str(device),
                     "world_size": world_size, "torch": torch.__version__,
-                    "command": "python jobs/train.py --config configs/train.yaml"},
+                    "command": "python -m rayrot.training.loop --config configs/train.yaml"},
             data_sources=_data_sources(cfg, sources, stream),
             metrics={"validation": metrics.get("val", {})})
         path = out / f"{cfg.run.model}.safetensors"
@@ -572,6 +587,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="training wall time over all sittings (optim.time_budget_s)")
     ap.add_argument("--resume", action="store_true",
                     help="continue the run whose checkpoint is in --out")
+    ap.add_argument("--stop-after", type=float, default=None, metavar="SECONDS",
+                    help="end this sitting after so long, with a checkpoint to resume")
     ap.add_argument("--bench-data", type=float, default=0, metavar="SECONDS",
                     help="only measure the data stream's samples/s for this long, then train")
     args = ap.parse_args(argv)
@@ -582,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.bench_data:
         _setup_logging(None)
         bench_data(cfg, args.bench_data)
-    metrics = train(cfg, args.device, args.out, resume=args.resume)
+    metrics = train(cfg, args.device, args.out, resume=args.resume, stop_after_s=args.stop_after)
     print(json.dumps({k: v for k, v in metrics.items() if k not in ("loss_curve",)}, indent=1))
     return 0
 

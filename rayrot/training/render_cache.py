@@ -116,7 +116,8 @@ def write_cache(kind: str, n: int, out: str | Path, *, seed: int = 0, per_shard:
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*.tmp*"):  # a shard interrupted mid-write
         stale.unlink()
-    assets = synth.SynthAssets.load(fonts_dir, text_dir)
+    # Textures need no fonts or text.
+    assets = None if kind == "synth_textures" else synth.SynthAssets.load(fonts_dir, text_dir)
     t0, made = time.perf_counter(), 0
     for si in range((n + per_shard - 1) // per_shard):
         path = out / f"shard_{si:04d}.npz"
