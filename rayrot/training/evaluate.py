@@ -1,6 +1,6 @@
 """Evaluate a model alone (no tiling, no vote) on a folder of upright images, under all 4 turns.
 
-    python -m rayrot.training.evaluate --dev /work/shared/data/dev [--model orient_cnn_small]
+    python -m rayrot.training.evaluate --dev ../shared/data/dev [--model orient_lcnet_x1]
         [--json out.json] [--no-tta]
 
 For every image (``manifest.csv`` gives the category; else the sub-folder name) and every
@@ -61,7 +61,7 @@ def _items(root: Path) -> list[tuple[Path, str]]:
     return [(p, p.parent.name) for p in sorted(root.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
-def evaluate_folder(root: str | Path, model_spec: str = "orient_cnn_small", rotation_tta: bool = True,
+def evaluate_folder(root: str | Path, model_spec: str = "orient_lcnet_x1", rotation_tta: bool = True,
                     max_px: int = 2048, device: str = "cpu") -> dict:
     """Score every image of ``root`` under the four turns; returns per-category rows per scorer."""
     root = Path(root)
@@ -115,7 +115,7 @@ def format_table(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Evaluate a model alone on upright images x 4 turns.")
     ap.add_argument("--dev", required=True, help="folder of upright images (with manifest.csv)")
-    ap.add_argument("--model", default="orient_cnn_small")
+    ap.add_argument("--model", default="orient_lcnet_x1")
     ap.add_argument("--no-tta", action="store_true", help="score each tile once, not under 4 turns")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None, help="write the result here too")

@@ -1,11 +1,12 @@
 """Install a training run's weights as the shipped model, with dev metrics in the card.
 
-    python -m rayrot.training.ship --run DIR [--eval eval.json] [--config-note TEXT]
+    python -m rayrot.training.ship --run DIR [--accuracy benchmarks/out/accuracy.json] [--note TEXT]
 
 Copies ``DIR/<name>.safetensors`` to ``rayrot/weights/<name>.safetensors`` (temp name, then
-rename) and writes the card beside it, adding ``metrics["dev_model_alone"]`` from a
-``python -m rayrot.training.evaluate --json`` result when given. The weights are not changed,
-so the card's sha256 still holds (it is checked).
+rename) and writes the card beside it, adding ``metrics["dev_pipeline"]`` (per category and
+method: accuracy, confidently wrong, CPU seconds an image) from a
+``benchmarks/accuracy.py`` result when given. The weights are not changed, so the card's
+sha256 still holds (it is checked).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..model import WEIGHTS_DIR, _sha256, read_card
 __all__ = ["ship"]
 
 
-def ship(run_dir: str | Path, eval_json: str | Path | None = None, note: str = "",
+def ship(run_dir: str | Path, accuracy_json: str | Path | None = None, note: str = "",
          dest: str | Path = WEIGHTS_DIR) -> Path:
     run_dir, dest = Path(run_dir), Path(dest)
     weights = sorted(run_dir.glob("*.safetensors"))
@@ -33,14 +34,13 @@ def ship(run_dir: str | Path, eval_json: str | Path | None = None, note: str = "
     if card.sha256 != _sha256(src):
         raise SystemExit(f"ship: {src} does not match its card's sha256")
     metrics = dict(card.metrics)
-    if eval_json:
-        ev = json.loads(Path(eval_json).read_text())
-        metrics["dev_model_alone"] = {
-            "set": "../shared/data/dev, every image under all 4 turns (evaluation only)",
-            "command": "python -m rayrot.training.evaluate --dev /work/shared/data/dev",
-            "rotation_tta": ev.get("rotation_tta"),
-            "scorers": {s: {c: {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
-                            for c, r in cats.items()} for s, cats in ev["scorers"].items()}}
+    if accuracy_json:
+        ev = json.loads(Path(accuracy_json).read_text())
+        metrics["dev_pipeline"] = {
+            "set": "the dev set (evaluation only, never trained on), every image under all 4 turns",
+            "command": ev["meta"]["command"],
+            "date": ev["meta"]["date"],
+            "summary": ev["summary"]}
     recipe = dict(card.recipe)
     if note:
         recipe["note"] = note
@@ -58,10 +58,10 @@ def ship(run_dir: str | Path, eval_json: str | Path | None = None, note: str = "
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Install a training run's weights as the shipped model.")
     ap.add_argument("--run", required=True, help="folder with <name>.safetensors + .json")
-    ap.add_argument("--eval", default=None, help="JSON written by rayrot.training.evaluate --json")
+    ap.add_argument("--accuracy", default=None, help="JSON written by benchmarks/accuracy.py")
     ap.add_argument("--note", default="", help="free text added to the card's recipe")
     args = ap.parse_args(argv)
-    print(f"installed {ship(args.run, args.eval, args.note)}")
+    print(f"installed {ship(args.run, args.accuracy, args.note)}")
     return 0
 
 

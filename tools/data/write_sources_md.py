@@ -3,6 +3,8 @@
     python -m tools.data.write_sources_md [--data .data] [--out DATA_SOURCES.md]
 
 (from the repository root). Reads ``<data>/sources/summary.json`` (fetch_sources),
+``<data>/sources_extra/summary.json`` (fetch_photos, when present), the map renderer's
+``rayrot/training/maps/SOURCES.md``,
 ``<data>/fonts/fonts.json`` (fetch_fonts) and ``<data>/text/text.json`` (fetch_text); writes one
 Markdown file with a table per kind of data, the reserved list, the near-duplicate guard's
 result, the pretrained initialisation and the commands that reproduce everything.
@@ -38,6 +40,8 @@ apt-get install -y poppler-utils gmt gmt-gshhg-low gmt-dcw ghostscript  # pdftop
 python -m tools.data.fetch_sources --out .data/sources --dev DEV_DIR  # images (~15 min, 1 core)
 python -m tools.data.fetch_fonts --out .data/fonts                    # fonts  (< 1 min)
 python -m tools.data.fetch_text --out .data/text                      # text   (~3 min)
+python -m tools.data.fetch_photos --out .data/sources_extra --dev DEV_DIR  # more photos, Earth maps
+python -m rayrot.training.maps.fetch --out .data/mapdata              # geodata for the map renderer
 python -m tools.data.write_sources_md                                 # this file
 ```
 
@@ -76,6 +80,45 @@ _TAIL = """## Notes and limits
   allowed packages are few (pst-geo's manual, stellarium's Earth maps and Vienna plan).
 - Text: lao has only ~12 KB (few catalogues translate to Lao).
 """
+
+
+def _extra_section(extra: dict) -> list[str]:
+    """The photographs and Earth maps of ``tools/data/fetch_photos.py``."""
+    kept = extra["kept"]
+    out = ["## More photographs and Earth maps (`.data/sources_extra/`)\n",
+           f"{sum(kept.values())} images, {extra['total_mb']} MB: "
+           + ", ".join(f"{c} {n}" for c, n in kept.items())
+           + ". Same rules as above (reserved packages and their dependents refused, the "
+           "near-duplicate guard against the evaluation set: "
+           f"{len(extra['dropped_near_dev'])} dropped). `manifest.csv` records each image.\n",
+           "| package | kind | version | licence of the files used | taken |",
+           "| --- | --- | --- | --- | --- |"]
+    per_pkg: dict[str, list[str]] = defaultdict(list)
+    for key, n in extra["per_package"].items():
+        pkg, cat = key.split("|")
+        per_pkg[pkg].append(f"{cat} {n}")
+    for pkg, info in extra["packages"].items():
+        taken = ", ".join(per_pkg.get(pkg, [])) or "none kept"
+        out.append(f"| {pkg} | {info.get('kind', 'deb')} | {info['version']} | "
+                   f"{_md_escape(info['license'])} | {taken} |")
+    out.append("")
+    return out
+
+
+def _rendered_section() -> list[str]:
+    """Rendered images: the document/texture renderer and the cartographic map renderer."""
+    out = ["## Rendered images (`.data/render/`)\n",
+           "Drawn by rayrot's own renderers from the fonts and text below and from the geodata "
+           "listed here, once, into render caches that training reads "
+           "(`python -m rayrot.training.render_cache --kind synth_documents|synth_maps|"
+           "synth_textures`, `python -m rayrot.training.maps.cache`).\n"]
+    maps_sources = Path(__file__).resolve().parents[2] / "rayrot/training/maps/SOURCES.md"
+    if maps_sources.exists():
+        body = maps_sources.read_text().splitlines()
+        # demote its headings below this section's
+        out += [("##" + line) if line.startswith("#") else line for line in body]
+        out.append("")
+    return out
 
 
 def _md_escape(s: str) -> str:
@@ -135,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
                + f". Within the training set, {summary['dropped_within_set']} near-duplicates "
                f"(any rotation) were dropped, {summary['dropped_blank']} blank images and "
                f"{summary['dropped_small']} images under 96 px.\n")
+
+    extra_path = args.data / "sources_extra/summary.json"
+    if extra_path.exists():
+        out.extend(_extra_section(json.loads(extra_path.read_text())))
+    out.extend(_rendered_section())
 
     out.append("## Fonts (`.data/fonts/`)\n")
     size_mb = sum((args.data / "fonts" / f["file"]).stat().st_size for f in fonts) / 2**20
