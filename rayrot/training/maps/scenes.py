@@ -259,8 +259,8 @@ _RANDOM_TITLES = ["Unemployment rate (%)", "Population density (per km²)", "Med
 def choropleth(ctx, rng):
     A, look = ctx.assets, ctx.look
     r = rng.random()
-    if r < 0.35:
-        local = ["nc", "boston", "columbus", "ny8"]
+    if r < 0.35 and any(n in A.layers for n in ("nc", "boston", "columbus", "ny8")):
+        local = [n for n in ("nc", "boston", "columbus", "ny8") if n in A.layers]
         name = local[int(rng.integers(len(local)))]
         L = A.layers[name]
         idx = np.arange(len(L))
