@@ -90,9 +90,13 @@ def _states(src: Path, tol: float) -> Layer:
     for cc in STATE_COUNTRIES:
         codes = [ln.split()[1] for ln in states_txt.splitlines()
                  if ln and not ln.startswith("#") and ln.split()[0] == cc]
-        text = _gmt(["coast", "-E" + ",".join(f"{cc}.{s}" for s in codes), "-M"], src)
+        # gmt coast -E takes a limited number of items: ask in small groups
+        segs = []
+        for k in range(0, len(codes), 8):
+            grp = ",".join(f"{cc}.{s}" for s in codes[k:k + 8])
+            segs += read_gmt_segments(_gmt(["coast", "-E" + grp, "-M"], src))
         feats: dict[str, list[np.ndarray]] = {}
-        for head, xy in read_gmt_segments(text):
+        for head, xy in segs:
             nm = head.split(" Segment")[0].strip()
             nm = nm.rsplit(" (", 1)[0] if nm.endswith(")") else nm
             xy = xy.copy()

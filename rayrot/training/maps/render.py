@@ -65,6 +65,10 @@ class MapAssets:
         self.bbox = {k: L.bboxes() for k, L in layers.items()}
         self.mainbox = {k: _main_boxes(L) for k, L in layers.items() if L.kind == "polygon"}
         self.rasters = rasters
+        roads = layers.get("osm_roads")
+        if roads is not None and len(roads):
+            v = np.concatenate([p for ps in roads.parts for p in ps])
+            self.street_extent = (*np.percentile(v, 3, axis=0), *np.percentile(v, 97, axis=0))
         self.fonts = fonts
 
     @classmethod

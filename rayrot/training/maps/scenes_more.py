@@ -169,9 +169,10 @@ def street(ctx: Ctx, rng):
     if R_ is None or not len(R_):
         return coast(ctx, rng)
     bb = A.bbox["osm_roads"]
-    span = rng.uniform(0.005, 0.03)
-    j = int(rng.integers(len(R_)))
-    cx, cy = (float(v) for v in R_.parts[j][0][0])
+    ext = A.street_extent
+    span = float(min(rng.uniform(0.005, 0.03), (ext[2] - ext[0]) * 0.9))
+    cx = rng.uniform(ext[0] + span / 2, max(ext[2] - span / 2, ext[0] + span / 2))
+    cy = rng.uniform(ext[1] + span / 4, max(ext[3] - span / 4, ext[1] + span / 4))
     win = (cx - span / 2, cy - span / 4, cx + span / 2, cy + span / 4)
     set_view(ctx, rng, win, pad=0.0, proj=Projection("equirect", cx, cy))
     ctx.win = (win[0] - span, win[1] - span, win[2] + span, win[3] + span)
