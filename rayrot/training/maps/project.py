@@ -97,6 +97,9 @@ def choose_projection(rng: np.random.Generator, lon0: float, lat0: float,
     h = max(span_deg / 4, 2)
     s = 1 if lat0 >= 0 else -1
     l1, l2 = lat0 - h * s, lat0 + h * s
+    # standard parallels on the view's side of the equator, clear of the pole
+    l1 = s * float(np.clip(l1 * s, 5, 75))
+    l2 = s * float(np.clip(l2 * s, abs(l1) + 5, 85))
     if abs(lat0) < 8:
         return Projection("mercator" if rng.random() < 0.5 else "platecarree", lon0, lat0)
     return Projection("lcc" if r < 0.75 else "albers", lon0, lat0, l1, l2)

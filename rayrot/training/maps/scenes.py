@@ -65,6 +65,10 @@ def set_view(ctx: Ctx, rng, lonlat_bb, pad=0.08, proj: Projection | None = None)
         ring_lat = np.concatenate([ring_lat, np.full(1, clat)])
     x, y = proj.forward(ring_lon, ring_lat)
     ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 2:                                     # degenerate: fall back to plate carree
+        proj = Projection("platecarree", clon, 0.0)
+        x, y = proj.forward(ring_lon, ring_lat)
+        ok = np.isfinite(x) & np.isfinite(y)
     if proj.kind == "ortho":
         x, y = np.array([-1.0, 1.0]), np.array([-1.0, 1.0])
         ok = np.ones(2, bool)
