@@ -9,7 +9,8 @@ Format (read with ``np.load(path)``, no pickle needed):
   ``img_00000``, ``img_00001``, ... : each an upright, north-up (H, W, 3) uint8 RGB map,
   downscaled (Lanczos) so that its long side is at most 640 px (sizes differ: ragged);
   ``kinds``: a 1-D ``<U16`` array, one kind name per image in key order (political,
-  labelled, highlight, choropleth, relief, relief_real, raster_legend, street, coast);
+  labelled, highlight, provinces, choropleth, relief, relief_real, raster_legend,
+  raster_local, street, coast: ``render.KINDS``);
   ``seeds``: int64, the render seed of each image (``np.random.default_rng(seed)``
   reproduces it with :func:`rayrot.training.maps.render.render_map_kind`).
 * Shards are written to ``shard_XXXX.tmp.npz`` and renamed when complete, so a reader

@@ -62,7 +62,7 @@ def classes(rng: np.random.Generator, h: int, w: int, k: int, z: np.ndarray | No
     stack = np.stack([fractal(rng, sh, sw, smooth) for _ in range(k)])
     if z is not None:
         zs = np.asarray(Image.fromarray(z.astype(np.float32)).resize((sw, sh)))
-        stack[int(rng.integers(k))] += 2.5 * zs
+        stack[int(rng.integers(k))] += 2.5 * zs / (np.ptp(zs) + 1e-9) * (np.ptp(z) > 0)
     c = np.argmax(stack, 0).astype(np.uint8)
     return np.asarray(Image.fromarray(c).resize((w, h), Image.NEAREST))
 

@@ -20,19 +20,22 @@ from PIL import Image, ImageDraw, ImageFilter
 from . import draw as D
 from .geo import Layer, load_layers
 from .scenes import Ctx, choropleth, km_per_px, political, relief
+from .scenes_local import provinces, raster_local
 from .scenes_more import coast, raster_legend, relief_real, street
 from .style import Fonts, font, random_look
 
 KINDS = {  # kind -> (weight, scene)
-    "political": (0.13, lambda c, r: political(c, r, labels=False, highlight=False)),
-    "labelled": (0.17, lambda c, r: political(c, r, labels=True, highlight=False)),
-    "highlight": (0.08, lambda c, r: political(c, r, labels=r.random() < 0.4, highlight=True)),
-    "choropleth": (0.15, choropleth),
-    "relief": (0.10, relief),
-    "relief_real": (0.07, relief_real),
-    "raster_legend": (0.12, raster_legend),
-    "street": (0.10, street),
-    "coast": (0.08, coast),
+    "political": (0.10, lambda c, r: political(c, r, labels=False, highlight=False)),
+    "labelled": (0.13, lambda c, r: political(c, r, labels=True, highlight=False)),
+    "highlight": (0.06, lambda c, r: political(c, r, labels=r.random() < 0.4, highlight=True)),
+    "provinces": (0.09, provinces),
+    "choropleth": (0.12, choropleth),
+    "relief": (0.08, relief),
+    "relief_real": (0.06, relief_real),
+    "raster_legend": (0.09, raster_legend),
+    "raster_local": (0.12, raster_local),
+    "street": (0.09, street),
+    "coast": (0.06, coast),
 }
 _US = {"AL": "Alabama", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",
        "CT": "Connecticut", "DE": "Delaware", "FL": "Florida", "GA": "Georgia", "ID": "Idaho",
@@ -190,7 +193,7 @@ def _furniture(ctx: Ctx, rng, info, title_y, m, grat_lab, side):
                          title=leg[3] if rng.random() < 0.8 else None, vertical=bool(vertical))
     free = [c for c in corners if c not in used]
     # scale bar
-    kpp = km_per_px(ctx) if ctx.proj is not None else None
+    kpp = info.get("kpp") or (km_per_px(ctx) if ctx.proj is not None else None)
     if kpp is None and getattr(ctx, "ny8", False):
         kpp = 1 / (1000 * ctx.view.scale)
     if kpp and rng.random() < 0.6 and free:
