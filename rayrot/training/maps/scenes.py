@@ -192,11 +192,13 @@ def _base_map(ctx, rng, mode):
         w = bb[2] - bb[0]
         bb = bb + np.array([-1, -1, 1, 1]) * max(w, 4) * rng.uniform(0.1, 0.6)
     set_view(ctx, rng, bb)
-    sea(ctx, look.sea)
+    # atlas/quiz style: the target alone on a plain page, no sea and no neighbours
+    alone = what in ("states", "counties", "continent") and rng.random() < 0.3
+    sea(ctx, ctx.look.paper if alone else look.sea)
     C = A.layers["countries"]
     cidx = D.visible(C, A.bbox["countries"], ctx.win)
     ctx_fill = look.land if rng.random() < 0.6 else hsv(0, 0, rng.uniform(0.8, 0.95))
-    if lname != "countries" or what == "country":
+    if (lname != "countries" or what == "country") and not alone:
         cols = ([ctx_fill] * len(cidx) if what != "country" or rng.random() < 0.5
                 else political_colours(rng, len(cidx)))
         fill_layer(ctx, C, cidx, cols, look.border, max(1, look.border_w))
