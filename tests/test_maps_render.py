@@ -171,3 +171,34 @@ def test_cache_writes_readable_shards(tmp_path):
     # resuming skips finished shards
     cache.main(["--out", str(tmp_path), "--n", "5", "--seed", "3", "--shard-size", "3",
                 "--mapdata", str(TINY), "--max-side", "320"])
+
+
+def _write_shapefile(base: Path, rings, names):
+    """A minimal polygon shapefile + dBASE table (one ring per record)."""
+    import struct
+    recs = b""
+    for i, r in enumerate(rings, 1):
+        r = np.asarray(r, "<f8")
+        body = struct.pack("<i", 5) + struct.pack("<4d", *r.min(0), *r.max(0))
+        body += struct.pack("<ii", 1, len(r)) + struct.pack("<i", 0) + r.tobytes()
+        recs += struct.pack(">ii", i, len(body) // 2) + body
+    head = struct.pack(">i", 9994) + b"\0" * 20 + struct.pack(">i", (100 + len(recs)) // 2)
+    head += struct.pack("<ii", 1000, 5) + b"\0" * 64
+    base.with_suffix(".shp").write_bytes(head + recs)
+    flen = 12
+    dbf = struct.pack("<BBBBIHH", 3, 124, 1, 1, len(names), 32 + 32 + 1, 1 + flen) + b"\0" * 20
+    dbf += b"NAME".ljust(11, b"\0") + b"C" + b"\0" * 4 + bytes([flen]) + b"\0" * 15 + b"\r"
+    for n in names:
+        dbf += b" " + n.encode().ljust(flen)
+    base.with_suffix(".dbf").write_bytes(dbf + b"\x1a")
+
+
+def test_shapefile_reader(tmp_path):
+    from rayrot.training.maps.geo import read_dbf, read_shp
+    sq = [(0, 0), (0, 2), (3, 2), (3, 0), (0, 0)]
+    tri = [(10, 10), (11, 12), (12, 10), (10, 10)]
+    _write_shapefile(tmp_path / "t", [sq, tri], ["Square", "Triangle"])
+    g = read_shp(tmp_path / "t.shp")
+    assert len(g) == 2 and g[0][0].shape == (5, 2) and g[1][0][1].tolist() == [11, 12]
+    assert [r["NAME"] for r in read_dbf(tmp_path / "t.dbf")] == ["Square", "Triangle"]
+    assert ring_area(g[0][0]) < 0                      # shapefile outer rings are clockwise
