@@ -345,7 +345,7 @@ def _land_mask(ctx, layer_names, colour=255):
 
 def relief(ctx, rng):
     """Synthetic terrain tinted by height, hillshaded from the NW, with an elevation legend."""
-    A, look = ctx.assets, ctx.look
+    look = ctx.look
     what, L, idx, title = _target_view_only(ctx, rng)
     land = _land_mask(ctx, ["countries"])
     x0, y0, x1, y1 = [int(v) for v in ctx.box]

@@ -8,10 +8,10 @@ from PIL import Image
 
 from . import draw as D
 from . import raster as R
-from .project import Projection, View
+from .project import Projection
 from .scenes import (Ctx, _land_mask, _target_view_only, cities, fill_layer, sea, set_view,
                      stroke_layer)
-from .style import font, hsv, political_colours, ramp, random_ramp
+from .style import font, hsv, political_colours, ramp
 
 _COVER = [("Forest", (34, 110, 50)), ("Cropland", (240, 220, 120)), ("Grassland", (170, 210, 110)),
           ("Shrubland", (190, 170, 100)), ("Urban", (200, 60, 50)), ("Water", (70, 130, 200)),
@@ -71,14 +71,13 @@ def relief_real(ctx: Ctx, rng):
 
 def raster_legend(ctx: Ctx, rng):
     """A raster field (land-cover classes or a continuous variable) clipped to land."""
-    A, look = ctx.assets, ctx.look
+    look = ctx.look
     what, L, idx, title = _target_view_only(ctx, rng)
     x0, y0, x1, y1 = [int(v) for v in ctx.box]
     bgc = look.paper if rng.random() < 0.6 else hsv(0, 0, rng.uniform(0.85, 0.97))
     ctx.d.rectangle(ctx.box, fill=bgc)
     land = _land_mask(ctx, ["countries"])[y0:y1, x0:x1]
     if what == "country" and rng.random() < 0.7:       # only the country itself
-        m = ctx.img.copy()
         from PIL import ImageDraw
         mm = Image.new("L", ctx.img.size, 0)
         md = ImageDraw.Draw(mm)
