@@ -74,10 +74,6 @@ class Projection:
             return np.where(far, np.nan, x), np.where(far, np.nan, y)
         raise ValueError(k)
 
-    def north_up(self) -> bool:
-        """True where grid north points up at the view centre (all of ours do)."""
-        return True
-
 
 def choose_projection(rng: np.random.Generator, lon0: float, lat0: float,
                       span_deg: float) -> Projection:

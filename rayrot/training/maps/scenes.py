@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from . import draw as D
 from . import raster as R
-from .geo import Layer, label_point
+from .geo import label_point
 from .project import Projection, View, choose_projection
 from .style import font, hsv, political_colours, ramp, random_ramp, Look
 
@@ -37,11 +37,6 @@ class Ctx:
 
 
 # -- choosing a view ----------------------------------------------------------------------
-
-def _bbox_of(layer: Layer, idx) -> np.ndarray:
-    bb = layer.bboxes_cache[idx] if hasattr(layer, "bboxes_cache") else layer.bboxes()[idx]
-    return np.array([bb[:, 0].min(), bb[:, 1].min(), bb[:, 2].max(), bb[:, 3].max()])
-
 
 def set_view(ctx: Ctx, rng, lonlat_bb, pad=0.08, proj: Projection | None = None):
     """Project the lon/lat box, fit it to the map box, and store projection/view/window."""
