@@ -54,7 +54,7 @@ def _shp_layer(name, shp: Path, crs, name_field, attr_fields, tol, tag_field=Non
 
 def _gmt(args: list[str], src: Path) -> str:
     env = {**os.environ, "GMT_SESSION_NAME": f"rayrotmaps{os.getpid()}"}
-    extra = []
+    extra = ["--GMT_HISTORY=false"]
     dcw = src / "gmt-dcw/usr/share/gmt-dcw"
     gsh = src / "gmt-gshhg-low/usr/share/gmt-gshhg"
     if dcw.is_dir():
