@@ -36,7 +36,7 @@ def tiny_cfg(**extra):
         "aug.p_mirror": 0.0,
         # from scratch, no teacher, nothing frozen, no checkpoints, no render caches
         "run.init_weights": None, "run.checkpoint_every_s": 0, "optim.freeze_prefixes": [],
-        "optim.distill_weight": 0.0, "data.render_cache": {},
+        "optim.distill_weight": 0.0, "optim.wise_alpha": 1.0, "data.render_cache": {},
     }
     over.update(extra)
     return load_train_config(None, over)

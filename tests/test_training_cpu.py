@@ -101,6 +101,19 @@ def test_frozen_layers_keep_their_weights(tmp_path):
     assert any(not torch.equal(s[k], e[k]) for k in trained)
 
 
+def test_interpolated_weights_lie_between_init_and_trained():
+    from rayrot.training.loop import interpolate_weights
+
+    torch.manual_seed(0)
+    a, b = create_model("orient_cnn_tiny"), create_model("orient_cnn_tiny")
+    mid = interpolate_weights(a, b, 0.5)
+    for k, v in mid.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, (a.state_dict()[k] + b.state_dict()[k]) / 2)
+    same = interpolate_weights(a, b, 1.0)
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in same.state_dict().items())
+
+
 def test_distillation_term():
     a = torch.tensor([[2.0, 0.0, -1.0, 0.5], [0.1, 0.2, 0.3, 0.4]])
     assert float(distill_loss(a, a, 2.0)) == pytest.approx(0.0, abs=1e-6)

@@ -89,6 +89,8 @@ class OptimConfig:
     #                        frozen init_weights network, which keeps what it knew
     distill_temperature: float  # softening of teacher and student logits in that term
     distill_categories: tuple[str, ...]  # samples of these categories are distilled
+    wise_alpha: float  # the shipped weights are init + wise_alpha * (trained - init) (1: the
+    #                    trained weights); weight-space ensembling keeps the init's robustness
 
 
 @dataclass(frozen=True)

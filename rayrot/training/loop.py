@@ -35,7 +35,7 @@ from .config import TrainConfig, load_train_config
 from .dataset import (CATEGORIES, UNIFORM_CATEGORIES, SourceSet, TrainStream, ValSet,
                       worker_init_fn)
 
-__all__ = ["train", "soft_cross_entropy", "rotation_views", "normalize_batch", "evaluate_logits",
+__all__ = ["train", "interpolate_weights", "distill_loss", "soft_cross_entropy", "rotation_views", "normalize_batch", "evaluate_logits",
            "collect_logits", "fit_temperature", "lr_at", "ModelEma", "main"]
 
 LOGGER = logging.getLogger("rayrot.training.loop")  # also when run as __main__
@@ -227,6 +227,22 @@ def distill_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: floa
     log_p = F.log_softmax(student.float() / t, 1)
     q = F.softmax(teacher.float() / t, 1)
     return (q * (torch.log(q.clamp_min(1e-12)) - log_p)).sum(1).mean() * t * t
+
+
+@torch.no_grad()
+def interpolate_weights(start: nn.Module, trained: nn.Module, alpha: float) -> nn.Module:
+    """A copy of ``trained`` whose floating-point weights and BatchNorm statistics are
+    ``start + alpha * (trained - start)`` (WiSE-FT); integer buffers come from ``trained``."""
+    out = copy.deepcopy(trained).float().cpu().eval()
+    s_state = start.state_dict()
+    state = {}
+    for key, value in out.state_dict().items():
+        if value.is_floating_point():
+            state[key] = s_state[key].float() + alpha * (value - s_state[key].float())
+        else:
+            state[key] = value
+    out.load_state_dict(state)
+    return out
 
 
 def _freeze(model: nn.Module, prefixes: tuple[str, ...]) -> int:
@@ -490,6 +506,12 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
         return metrics
 
     final = ema.module if ema is not None else _unwrap(model)
+    if cfg.optim.wise_alpha != 1.0:
+        if not cfg.run.init_weights:
+            raise ValueError("optim.wise_alpha != 1 needs run.init_weights")
+        start, _ = load_model(cfg.run.init_weights, "cpu")
+        final = interpolate_weights(start, final, cfg.optim.wise_alpha).to(device)
+        LOGGER.info("saved weights: init + %.2f * (trained - init)", cfg.optim.wise_alpha)
     temperature = 1.0
     if val_tiles is not None and len(val_tiles):
         lg, tg, cg = run_val(final)
