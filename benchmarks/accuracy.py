@@ -214,7 +214,7 @@ def _require_weights(cfg) -> None:
 def _make_rayrot(args) -> Method:
     try:
         import rayrot
-        import rayrot.pipeline  # noqa: F401  (rayrot.detect imports it lazily)
+        import rayrot.api  # noqa: F401  (rayrot.detect imports it lazily)
         detect = rayrot.detect
     except (ImportError, AttributeError) as exc:
         raise Unavailable(f"rayrot.detect is not available yet ({type(exc).__name__}: {exc})") from exc

@@ -84,7 +84,7 @@ def zarr_write(path: Path, out: Path, cfg, skew_deg: float = 0.0, key: str = "za
     the angle is given, as it is to pyvips. (The 1.7-Gpx mosaic's vote is undetermined at
     the default scale, so ``correct`` would write it unturned.)"""
     from rayrot import writers
-    from rayrot.pipeline import ScorerPool, _ray_map
+    from rayrot.engine.scheduler import ScorerPool, ray_map as _ray_map
     from rayrot.source import open_slide
 
     ScorerPool.release_all()

@@ -35,22 +35,22 @@ __all__ = [
 def detect(paths, config=None, *, progress=None):
     """Orientation of one image (returns a result) or of many (returns a list).
 
-    See :func:`rayrot.pipeline.detect`.
+    See :func:`rayrot.api.detect`.
     """
-    from .pipeline import detect as _detect
+    from .api import detect as _detect
 
     return _detect(paths, config, progress=progress)
 
 
 def correct(paths, output_dir, config=None, *, progress=None):
-    """Detect and write the corrected outputs; see :func:`rayrot.pipeline.correct`."""
-    from .pipeline import correct as _correct
+    """Detect and write the corrected outputs; see :func:`rayrot.api.correct`."""
+    from .api import correct as _correct
 
     return _correct(paths, output_dir, config, progress=progress)
 
 
 def detect_dataset(dataset, config=None, *, path_column="path"):
-    """Orientation of every image path in a Ray Dataset; see :func:`rayrot.pipeline.detect_dataset`."""
-    from .pipeline import detect_dataset as _detect_dataset
+    """Orientation of every image path in a Ray Dataset; see :func:`rayrot.api.detect_dataset`."""
+    from .api import detect_dataset as _detect_dataset
 
     return _detect_dataset(dataset, config, path_column=path_column)

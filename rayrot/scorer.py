@@ -113,13 +113,18 @@ class TileScorer:
         LOGGER.info("TileScorer: %s v%s on %s%s", self.card.name, self.card.version, device,
                     " (fp16)" if self.fp16 else "")
 
-    def score_pixels(self, tiles: np.ndarray) -> np.ndarray:
-        """``(B, S, S, 3)`` uint8 tiles -> ``(B, 4)`` float32 probabilities."""
+    def score_pixels(self, tiles: np.ndarray, rotation_tta: bool | None = None) -> np.ndarray:
+        """``(B, S, S, 3)`` uint8 tiles -> ``(B, 4)`` float32 probabilities.
+
+        ``rotation_tta``: average over the four turns; None = ``model.rotation_tta``.
+        """
         from .model import predict_proba
 
+        if rotation_tta is None:
+            rotation_tta = self.cfg.model.rotation_tta
         if tiles.shape[1] != self.card.input_px:
             tiles = np.stack([resize_square(t, self.card.input_px) for t in tiles])
-        return predict_proba(self.module, self.card, tiles, rotation_tta=self.cfg.model.rotation_tta,
+        return predict_proba(self.module, self.card, tiles, rotation_tta=rotation_tta,
                              device=self.device, fp16=self.fp16)
 
     def read_batch(self, batch: dict[str, np.ndarray]) -> np.ndarray:
@@ -134,9 +139,15 @@ class TileScorer:
         return out
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Score one batch; returns the batch's columns plus ``probs`` (B, 4) float32."""
-        probs = self.score_pixels(self.read_batch(batch)) if len(batch["x"]) else \
-            np.zeros((0, 4), np.float32)
+        """Score one batch; returns the batch's columns plus ``probs`` (B, 4) float32.
+
+        An optional ``rotation_tta`` bool column (one value for the whole batch) overrides
+        ``model.rotation_tta`` for it.
+        """
+        if not len(batch["x"]):
+            return {**batch, "probs": np.zeros((0, 4), np.float32)}
+        tta = bool(batch["rotation_tta"][0]) if "rotation_tta" in batch else None
+        probs = self.score_pixels(self.read_batch(batch), rotation_tta=tta)
         return {**batch, "probs": probs}
 
     @property

@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import dev_images
 from rayrot.model import load_model, predict_proba
 from rayrot.preprocess import letterbox, rotate_by_class
 
@@ -19,7 +20,6 @@ torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "train_tiny"
-DEV = REPO.parent / "shared" / "data" / "dev"
 sys.path.insert(0, str(REPO / "tests"))
 
 
@@ -123,9 +123,7 @@ def test_export_onnx_agrees_with_torch(tmp_path, base_model):
     out = tmp_path / "m.onnx"
     _job("export_onnx").main(["--model", spec, "--out", str(out)])
     model, card = load_model(spec)
-    files = [p for c in ("photos", "documents", "maps") for p in sorted((DEV / c).glob("*"))[:2]]
-    if not files:  # evaluation images only; fall back to the tiny training images
-        files = _tiny_images()
+    files = [p for c in ("photos", "documents", "maps") for p in dev_images(c)[:2]]
     tiles = np.stack([letterbox(np.asarray(Image.open(f).convert("RGB")), 224) for f in files])
     from rayrot.preprocess import to_model_input
 

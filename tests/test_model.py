@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import dev_images
 from rayrot.errors import ModelError
 from rayrot.model import (ModelCard, create_model, default_card, list_models, load_model,
                           predict_proba, save_model, WEIGHTS_DIR)
@@ -16,16 +17,13 @@ from rayrot.preprocess import ANGLES, letterbox, rotate_by_class
 
 torch.set_num_threads(1)
 
-DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
 
 
 def _real_tiles(n: int = 2) -> np.ndarray:
-    """A few real images (evaluation use only), letterboxed to 224."""
+    """A few real images (a photo and a page), letterboxed to 224."""
     from PIL import Image
 
-    files = sorted((DEV / "photos").glob("*"))[:1] + sorted((DEV / "documents").glob("*"))[:1]
-    if len(files) < n:
-        pytest.skip(f"dev images not found under {DEV}")
+    files = dev_images("photos")[:1] + dev_images("documents")[:1]
     return np.stack([letterbox(np.asarray(Image.open(f).convert("RGB")), 224) for f in files[:n]])
 
 

@@ -159,6 +159,7 @@ def test_scaled_tiles_of_an_ordinary_image_come_from_one_resize(tmp_path, cfg, p
     """Once the tiles asked of an ordinary image add up to a quarter of it, it is decoded and
     shrunk once and the rest are crops of that; a few tiles alone are shrunk one by one.
     Either way a tile looks like the tile shrunk on its own (the gigapixel path)."""
+    photo = np.asarray(Image.fromarray(photo).resize((800, 533), Image.LANCZOS))  # sizes below
     big = np.asarray(Image.fromarray(photo).resize((photo.shape[1] * 3, photo.shape[0] * 3),
                                                    Image.BICUBIC))
     path = tmp_path / "big.png"

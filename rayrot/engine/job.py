@@ -1,8 +1,14 @@
-"""One image from path to answer, without Ray: open -> plan -> score -> vote (-> skew).
+"""The per-image engine: one image from path to answer as a typed state machine.
 
-The pipeline runs these same steps, spreading the scoring of big images over Ray actors;
-here they run in one process, so a test or a notebook can call :func:`analyze_image`
-with a :class:`~rayrot.scorer.TileScorer` and nothing else.
+:class:`ImageJob` opens and plans one image, hands out batches of tile coordinates to score
+(:meth:`ImageJob.next_batches`), takes their scores back in any order (:meth:`ImageJob.add`),
+decides when the vote is settled, when a finer look or a restart with turned tiles is due,
+and builds the :class:`~rayrot.result.DetectionResult`. It never scores anything itself: a
+driver does, either the in-process loop of :mod:`rayrot.engine.local` or the Ray scheduler of
+:mod:`rayrot.engine.scheduler`, and both get the same answer for the same image.
+
+Scores are counted in the order the batches were handed out, whatever order they come back
+in, so which tiles vote never depends on how many scorers ran.
 """
 
 from __future__ import annotations
@@ -13,17 +19,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import RunConfig
-from .errors import RayrotError
-from .result import DetectionResult
-from .source import Slide, luma, open_slide
-from .skew import SkewEstimate, estimate_skew, global_skew_tile
-from .tiling import (TilePlan, background_mask, content_share, grid_boxes, plan_tiles,
+from ..config import RunConfig
+from ..errors import RayrotError
+from ..result import DetectionResult
+from ..source import Slide, luma, open_slide
+from ..skew import SkewEstimate, estimate_skew, global_skew_tile
+from ..tiling import (TilePlan, background_mask, content_share, grid_boxes, plan_tiles,
                      refine_plan, scale_for_long_side, spread_sample)
-from .vote import OrientationVote, is_decided, tile_vote_weights, vote
+from ..vote import OrientationVote, is_decided, tile_vote_weights, vote
 
-__all__ = ["PreparedImage", "prepare_image", "measure_skew", "tile_batches", "ScoreAccumulator",
-           "finish_image", "analyze_image", "error_result"]
+__all__ = ["ImageJob", "ScoreRequest", "PreparedImage", "prepare_image", "measure_skew",
+           "tile_batches", "ScoreAccumulator", "finish_image", "error_result"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -157,12 +163,15 @@ def _skew_tile_rows(prep: PreparedImage, est: SkewEstimate, level: int, scale: f
 
 
 def tile_batches(path: str, plan: TilePlan, batch_size: int, first_batch_size: int,
-                 rotate_deg: float = 0.0) -> list[dict[str, np.ndarray]]:
-    """The plan's tiles as TileScorer batches, in scoring order; the first one smaller.
+                 rotate_deg: float = 0.0, *, tiles: tuple | None = None,
+                 rotation_tta: bool = True) -> list[dict[str, np.ndarray]]:
+    """The plan's tiles (or ``tiles``, a part of them) as TileScorer batches, in scoring
+    order; the first one smaller.
 
-    ``rotate_deg`` (clockwise) de-skews every tile before it is scored.
+    ``rotate_deg`` (clockwise) de-skews every tile before it is scored; ``rotation_tta``
+    False scores them without the four-turn average, whatever the model config says.
     """
-    tiles = plan.tiles
+    tiles = plan.tiles if tiles is None else tiles
     starts = [0] + list(range(min(first_batch_size, len(tiles)), len(tiles), batch_size))
     out = []
     for start, stop in zip(starts, starts[1:] + [len(tiles)]):
@@ -181,6 +190,7 @@ def tile_batches(path: str, plan: TilePlan, batch_size: int, first_batch_size: i
             "is_global": np.array([t.is_global for t in chunk], bool),
             "center_weight": np.array([t.center_weight for t in chunk], np.float64),
             "rotate_deg": np.full(n, rotate_deg, np.float64),
+            "rotation_tta": np.full(n, rotation_tta, bool),
         })
     return out
 
@@ -246,7 +256,7 @@ def finish_image(prep: PreparedImage, acc: ScoreAccumulator | None, cfg: RunConf
     then the tiles the skew estimator measured)."""
     import pyarrow as pa
 
-    from .writers import tiles_table
+    from ..writers import tiles_table
 
     slide, plan = prep.slide, prep.plan
     res = DetectionResult(path=prep.path, width=slide.width, height=slide.height,
@@ -309,45 +319,186 @@ def error_result(path: str, exc: BaseException) -> DetectionResult:
     return DetectionResult(path=path, error=" ".join(msg.split()))
 
 
-def analyze_image(path: str, cfg: RunConfig, scorer, progress=None) -> DetectionResult:
-    """Detect the orientation of one image in this process.
+@dataclass(frozen=True)
+class ScoreRequest:
+    """One batch of tile coordinates an :class:`ImageJob` wants scored."""
 
-    Parameters
-    ----------
-    path : str
-    cfg : RunConfig
-    scorer : callable
-        A :class:`~rayrot.scorer.TileScorer` (or anything with its call signature and
-        ``model_name`` / ``model_version``).
-    progress : tqdm-like, optional
-        Advanced by the number of tiles scored.
+    generation: int  # the job's look it belongs to (a finer look or a restart starts a new one)
+    index: int  # its place in that look's scoring order, from 0
+    batch: dict[str, np.ndarray]  # TileScorer columns (see tile_batches)
 
-    Returns
-    -------
-    result : DetectionResult
-        With ``error`` set (and nothing raised) when the image cannot be read.
+
+# The phases of an ImageJob, in order. A job may skip the first look, and may go back to
+# "tiles" from itself (a finer look, a restart with turned tiles).
+FIRST_LOOK, TILES, DONE = "first_look", "tiles", "done"
+
+
+class ImageJob:
+    """One image's way through plan -> score -> vote (-> finer look) -> result.
+
+    Drive it like this (this is :func:`rayrot.engine.local.run_job`)::
+
+        job = ImageJob(path, cfg)
+        while not job.done:
+            if job.skew_due:
+                job.measure_skew()
+            for req in job.next_batches():
+                if job.wants(req):
+                    job.add(req, scorer(req.batch))
+        result = job.result(scorer.model_name, scorer.model_version)
+
+    A driver with many scorers hands out every request :meth:`next_batches` returns (those
+    :meth:`wants` still wants), adds the scores as they come back, and asks
+    :meth:`next_batches` again after each :meth:`add` and :meth:`measure_skew` (a finer look or
+    a restart queues new requests, to be scored first).
+
+    Ordinary images with ``scorer.cascade_stop_confidence`` set start with a first look: the
+    whole-image view alone, without rotation TTA. When its top (calibrated) probability
+    reaches that line the image is decided from it, with that probability as confidence.
+    Otherwise the tiles are scored as usual, and the first look's scores stand as the
+    vote's whole-image view (unless the skew asks for turned tiles: then the view is scored
+    again, turned). Gigapixel images never take a first look.
+
+    Raises :class:`~rayrot.errors.RayrotError` from the constructor and from
+    :meth:`measure_skew` when the image cannot be read.
     """
-    try:
-        prep = prepare_image(path, cfg)
-        measure_skew(prep, cfg)
-        acc = None
-        t0 = time.perf_counter()
-        plan = prep.plan if prep.plan is not None and prep.plan.tiles else None
-        if plan is not None:
-            acc = ScoreAccumulator(plan, cfg)
-        while plan is not None:
-            for batch in tile_batches(path, plan, cfg.scorer.batch_size,
-                                      cfg.scorer.first_batch_size, prep.tile_rotate_deg):
-                acc.add(scorer(batch))
-                if progress is not None:
-                    progress.update(len(batch["x"]))
-                if acc.decided(prep.can_refine(cfg)):
-                    break
-            plan = prep.refine_next(cfg) if acc.needs_finer_look() else None
-            if plan is not None:
-                acc.refine(plan)
-        seconds = {"score": time.perf_counter() - t0}
-        return finish_image(prep, acc, cfg, scorer.model_name, scorer.model_version, seconds)
-    except RayrotError as exc:
-        LOGGER.warning("%s", exc)
-        return error_result(path, exc)
+
+    def __init__(self, path: str, cfg: RunConfig):
+        self.path, self.cfg = path, cfg
+        self.prep = prepare_image(path, cfg)
+        self.generation = -1
+        self.phase = TILES
+        self.skew_measured = False
+        self.acc: ScoreAccumulator | None = None
+        self._first_view: dict[str, np.ndarray] | None = None  # the first look's scores
+        self._pending: list[ScoreRequest] = []
+        self._arrived: dict[int, dict[str, np.ndarray]] = {}
+        self._n_requests = 0
+        self._n_added = 0  # requests of this generation counted in the vote, in order
+        self._awaiting_skew = False  # a first look fell short; the tiles wait for the skew
+        self._t0: float | None = None
+        plan = self.prep.plan
+        if plan is None or not plan.tiles:
+            self.phase = DONE
+        elif self._takes_first_look():
+            self.phase = FIRST_LOOK
+            self._start(plan, tiles=(plan.tiles[0],), rotation_tta=False)
+        else:
+            self._start(plan)
+
+    # ------------------------------------------------------------------ what a driver asks
+
+    @property
+    def done(self) -> bool:
+        """Whether :meth:`result` is ready (nothing left to score or measure)."""
+        return self.phase == DONE and not self.skew_due
+
+    @property
+    def skew_due(self) -> bool:
+        """Whether :meth:`measure_skew` should run now: before the tiles are scored (they may
+        have to be turned), or, when a first look decided the image, before the result."""
+        return (not self.skew_measured and self.prep.plan is not None and self.cfg.skew.enabled
+                and self.phase != FIRST_LOOK)
+
+    def next_batches(self) -> list[ScoreRequest]:
+        """The requests queued since the last call, in scoring order."""
+        out, self._pending = self._pending, []
+        if out and self._t0 is None:
+            self._t0 = time.perf_counter()
+        return out
+
+    def wants(self, req: ScoreRequest) -> bool:
+        """False for a request of an earlier look, or once the job is decided."""
+        return self.phase != DONE and req.generation == self.generation
+
+    def add(self, req: ScoreRequest, scored: dict[str, np.ndarray]) -> None:
+        """Count a scored batch (``req.batch``'s columns plus ``probs``). Batches are counted
+        in request order: one that comes early waits for those before it."""
+        if not self.wants(req):
+            return
+        self._arrived[req.index] = scored
+        while self.phase != DONE and self._n_added in self._arrived:
+            batch = self._arrived.pop(self._n_added)
+            self._n_added += 1
+            if self.phase == FIRST_LOOK:
+                self._after_first_look(batch)
+                return
+            self.acc.add(batch)
+            if self._n_added == self._n_requests or self.acc.decided(self.prep.can_refine(self.cfg)):
+                self._after_vote()
+                return
+
+    def measure_skew(self) -> None:
+        """Measure the fine skew (in this process). A skew the tiles must be turned by restarts
+        the scoring of the current look with turned tiles."""
+        measure_skew(self.prep, self.cfg)
+        self.skew_measured = True
+        if self.phase == TILES and (self._awaiting_skew or self.prep.tile_rotate_deg):
+            self._awaiting_skew = False
+            if self.prep.tile_rotate_deg:
+                self._first_view = None  # the whole-image view is scored again, turned
+            self._start(self.finest_plan)
+
+    def result(self, model_name: str = "", model_version: str = "") -> DetectionResult:
+        """The answer (call once :attr:`done`)."""
+        if not self.skew_measured:
+            self.prep.skew = None
+        seconds = {"score": time.perf_counter() - self._t0} if self._t0 is not None else {}
+        return finish_image(self.prep, self.acc, self.cfg, model_name, model_version, seconds)
+
+    @property
+    def finest_plan(self) -> TilePlan | None:
+        """The plan of the current look."""
+        return self.prep.finer[-1] if self.prep.finer else self.prep.plan
+
+    # ------------------------------------------------------------------ the steps
+
+    def _takes_first_look(self) -> bool:
+        stop = self.cfg.scorer.cascade_stop_confidence
+        plan = self.prep.plan
+        return bool(stop) and not self.prep.slide.is_gigapixel and plan.tiles[0].is_global
+
+    def _start(self, plan: TilePlan, tiles: tuple | None = None, rotation_tta: bool = True) -> None:
+        """Begin a new look: the vote starts over on ``plan`` and its batches are queued."""
+        self.generation += 1
+        self._arrived.clear()
+        self._n_added = 0
+        if self.acc is None:
+            self.acc = ScoreAccumulator(plan, self.cfg)
+        else:
+            self.acc.refine(plan)
+        first = self.cfg.scorer.first_batch_size
+        if self._first_view is not None and tiles is None:
+            # the first look's whole-image view stands in the vote; the tiles follow it
+            self.acc.add(self._first_view)
+            tiles, first = plan.tiles[1:], max(first - 1, 1)
+        batches = tile_batches(self.path, plan, self.cfg.scorer.batch_size, first,
+                               self.prep.tile_rotate_deg, tiles=tiles,
+                               rotation_tta=rotation_tta and self.cfg.model.rotation_tta)
+        self._n_requests = len(batches)
+        self._pending = [ScoreRequest(self.generation, i, b) for i, b in enumerate(batches)]
+        if not batches:
+            self._after_vote()
+
+    def _after_first_look(self, scored: dict[str, np.ndarray]) -> None:
+        top = float(np.max(scored["probs"]))
+        if top >= self.cfg.scorer.cascade_stop_confidence:
+            self.acc.add(scored)
+            self.phase = DONE
+            return
+        self._first_view = scored
+        self.phase = TILES
+        if self.skew_due:
+            # the tiles' turn is not known yet: measure_skew queues their batches
+            self._awaiting_skew = True
+            return
+        self._start(self.prep.plan)
+
+    def _after_vote(self) -> None:
+        """The look's vote is settled: look again closer, or finish."""
+        finer = self.prep.refine_next(self.cfg) if self.acc.needs_finer_look() else None
+        if finer is not None:  # the coarse batches left are dropped
+            self._first_view = None
+            self._start(finer)
+        else:
+            self.phase = DONE
