@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import OUT, PeakMemory, dev_paths, print_table, write_json  # noqa: E402
 

@@ -37,7 +37,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import OUT, PeakMemory, make_pyramid, print_table, write_json  # noqa: E402
 

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import OUT, make_pyramid, print_table, write_json  # noqa: E402
 

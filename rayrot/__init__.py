@@ -15,7 +15,15 @@ from .config import RunConfig, load_config
 from .errors import ConfigError, ModelError, RayrotError, SlideReadError, WriteError
 from .result import DetectionResult
 
-__version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name == "__version__":  # from the package metadata, read on first use
+        from .cli import package_version
+
+        return package_version()
+    raise AttributeError(f"module 'rayrot' has no attribute {name!r}")
+
 
 __all__ = [
     "detect",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,6 @@ torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "train_tiny"
-sys.path.insert(0, str(REPO / "tests"))
 
 
 def _job(name: str):

@@ -23,7 +23,7 @@ from ..errors import ConfigError
 __all__ = ["TrainConfig", "DataConfig", "AugConfig", "OptimConfig", "RunConfigTrain",
            "RayTrainConfig", "load_train_config", "TRAIN_CONFIG_PATH"]
 
-TRAIN_CONFIG_PATH = Path(__file__).resolve().parents[1] / "configs" / "train.yaml"
+TRAIN_CONFIG_PATH = Path(__file__).resolve().parents[2] / "configs" / "train.yaml"
 
 
 @dataclass(frozen=True)

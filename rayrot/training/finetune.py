@@ -42,7 +42,7 @@ __all__ = ["FinetuneConfig", "load_finetune_config", "collect_items", "finetune"
 
 LOGGER = logging.getLogger("rayrot.training.finetune")
 
-FINETUNE_CONFIG_PATH = Path(__file__).resolve().parents[1] / "configs" / "train_finetune.yaml"
+FINETUNE_CONFIG_PATH = Path(__file__).resolve().parents[2] / "configs" / "train_finetune.yaml"
 
 
 @dataclass(frozen=True)
