@@ -248,7 +248,7 @@ def _make_rayrot(args) -> Method:
 def _make_rayrot_model(args) -> Method:
     try:
         from rayrot.model import load_model, predict_proba
-        from rayrot.preprocess import letterbox
+        from rayrot.model.preprocess import letterbox
     except ImportError as exc:
         raise Unavailable(f"rayrot.model.load_model/predict_proba not available yet ({exc})") from exc
     import torch

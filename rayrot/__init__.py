@@ -11,10 +11,37 @@ Importing rayrot is cheap: Ray, torch and pyvips load on first use.
 
 from __future__ import annotations
 
-from .config import RunConfig, load_config
+from .config import RunConfig, load_config, parse_overrides
 from .errors import ConfigError, ModelError, RayrotError, SlideReadError, WriteError
+from .io import Slide, open_slide
 from .result import DetectionResult
 
+__all__ = [
+    "detect",
+    "correct",
+    "detect_dataset",
+    "load_config",
+    "parse_overrides",
+    "RunConfig",
+    "DetectionResult",
+    "Slide",
+    "open_slide",
+    "ImageJob",
+    "analyze_image",
+    "TileScorer",
+    "RayrotError",
+    "ConfigError",
+    "SlideReadError",
+    "ModelError",
+    "WriteError",
+]
+
+# Names whose modules import torch or scipy: loaded on first use.
+_LAZY = {
+    "ImageJob": ("engine.job", "ImageJob"),
+    "analyze_image": ("engine.local", "analyze_image"),
+    "TileScorer": ("scorer", "TileScorer"),
+}
 
 
 def __getattr__(name: str):
@@ -22,22 +49,12 @@ def __getattr__(name: str):
         from .cli import package_version
 
         return package_version()
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attr)
     raise AttributeError(f"module 'rayrot' has no attribute {name!r}")
-
-
-__all__ = [
-    "detect",
-    "correct",
-    "detect_dataset",
-    "load_config",
-    "RunConfig",
-    "DetectionResult",
-    "RayrotError",
-    "ConfigError",
-    "SlideReadError",
-    "ModelError",
-    "WriteError",
-]
 
 
 def detect(paths, config=None, *, progress=None):

@@ -105,7 +105,7 @@ def correct(paths, output_dir, config=None, *, progress=None) -> list[DetectionR
     written under a temporary name and renamed when complete. Returns the results, with
     ``outputs`` filled in; an image whose output failed gets ``error`` set.
     """
-    from . import writers
+    from . import output as writers
     from .engine.scheduler import ScorerPool
 
     cfg = _as_config(config)
@@ -136,23 +136,25 @@ def correct(paths, output_dir, config=None, *, progress=None) -> list[DetectionR
 
 
 def _write_image_outputs(res: DetectionResult, name: str, out: Path, cfg: RunConfig) -> None:
-    from . import writers
+    from . import output as writers
     from .engine.scheduler import ray_map
+    from .io import open_slide
 
     formats = cfg.output.formats
+    slide = open_slide(res.path, cfg.source)  # the run's reader, by the run's rules
     if "zarr" in formats:
         plan = writers.plan_zarr(res.width, res.height, res.angle or 0, res.skew_deg, cfg.output)
         path = out / f"{name}.zarr"
         writers.write_ome_zarr(plan, res.path, cfg.source, path, map_fn=ray_map(cfg))
         res.outputs["zarr"] = str(path)
     if "image" in formats and res.width * res.height <= cfg.output.image_max_pixels:
-        res.outputs.update(writers.write_corrected_image(res.path, res, out, cfg.output, name=name,
+        res.outputs.update(writers.write_corrected_image(slide, res, out, cfg.output, name=name,
                                                           source_cfg=cfg.source))
     if "overlay" in formats:
-        from .plot import save_overlay
+        from .output.overlay import save_overlay
 
         path = out / f"{name}.overlay.png"
-        save_overlay(res, path)
+        save_overlay(res, slide, path)
         res.outputs["overlay"] = str(path)
 
 

@@ -160,10 +160,19 @@ class SkewConfig:
     refine_factor: float  # each finer look is this many times finer (> 1)
     deskew_tiles_above_deg: float  # tiles are de-skewed before scoring above this skew
     min_correction_deg: float  # smaller skews are reported as 0.0 and not corrected
+    tile_overlap_px: int  # overlap of neighbouring skew tiles, in pixels at the skew scale
+    min_edge_share: float  # 0..1, an edge tile narrower or shorter than this share is dropped
+    whole_image_px: int  # long side of the thumbnail the whole-image skew tile is made from
+    whole_image_weight: float  # vote weight of the whole-image tile (a tile's is sqrt(content share))
 
     def __post_init__(self):
-        _positive(self, "max_angle_deg", "max_tiles", "tile_px", "target_long_px")
-        _unit(self, "min_confidence")
+        _positive(self, "max_angle_deg", "max_tiles", "tile_px", "target_long_px", "whole_image_px")
+        _unit(self, "min_confidence", "min_edge_share")
+        if not 0 <= self.tile_overlap_px < self.tile_px:
+            raise ConfigError(f"skew.tile_overlap_px must be in [0, tile_px={self.tile_px}), "
+                              f"got {self.tile_overlap_px}")
+        if self.whole_image_weight < 0:
+            raise ConfigError(f"skew.whole_image_weight must be >= 0, got {self.whole_image_weight}")
         if self.refine_steps < 0:
             raise ConfigError(f"skew.refine_steps must be >= 0, got {self.refine_steps}")
         if not self.refine_factor > 1:

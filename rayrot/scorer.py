@@ -2,7 +2,7 @@
 
 ``TileScorer(cfg)`` loads the model once; calling it on a batch of tile *coordinates*
 reads those tiles itself (each process opens the image through
-:func:`rayrot.source.open_slide`: pixels never travel between processes) and returns
+:func:`rayrot.io.open_slide`: pixels never travel between processes) and returns
 their class probabilities::
 
     scorer = TileScorer(cfg)
@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image
 
 from .config import RunConfig
-from .preprocess import PAD_VALUE, letterbox, pad_to_square, resize_square
-from .source import Slide, open_slide
+from .model.preprocess import PAD_VALUE, letterbox, pad_to_square, resize_square
+from .io import Slide, open_slide
 
 __all__ = ["TileScorer", "read_tile"]
 
@@ -87,10 +87,13 @@ class TileScorer:
     Parameters
     ----------
     cfg : RunConfig
-        Uses ``cfg.model`` (which weights, rotation TTA), ``cfg.scorer`` (threads, FP16),
+        Uses ``cfg.model`` (which weights, rotation TTA), ``cfg.scorer`` (FP16),
         ``cfg.source`` (how to open images) and ``cfg.tiling.tile_px``.
     device : str, optional
         ``"cuda"`` when torch sees a GPU, else ``"cpu"``.
+
+    It leaves the process's settings alone (torch's thread count among them): the worker
+    that holds it sets those (:func:`rayrot.engine.scheduler.configure_worker`).
     """
 
     def __init__(self, cfg: RunConfig, device: str | None = None):
@@ -102,8 +105,6 @@ class TileScorer:
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
-        if device == "cpu":
-            torch.set_num_threads(cfg.scorer.torch_threads)
         self.fp16 = device.startswith("cuda") and cfg.scorer.fp16_on_cuda
         # BatchNorm folded into the convolutions: same outputs, faster (inference only).
         self.module, self.card = load_model(cfg.model.name, device=device, fuse=True)

@@ -13,7 +13,7 @@ from PIL import Image
 
 from conftest import dev_images
 from rayrot.model import load_model, predict_proba
-from rayrot.preprocess import letterbox, rotate_by_class
+from rayrot.model.preprocess import letterbox, rotate_by_class
 
 torch.set_num_threads(1)
 
@@ -123,7 +123,7 @@ def test_export_onnx_agrees_with_torch(tmp_path, base_model):
     model, card = load_model(spec)
     files = [p for c in ("photos", "documents", "maps") for p in dev_images(c)[:2]]
     tiles = np.stack([letterbox(np.asarray(Image.open(f).convert("RGB")), 224) for f in files])
-    from rayrot.preprocess import to_model_input
+    from rayrot.model.preprocess import to_model_input
 
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     got = sess.run(["proba"], {"input": to_model_input(tiles, card.mean, card.std)})[0]

@@ -11,7 +11,7 @@ import torch
 
 from rayrot.errors import ConfigError
 from rayrot.model import load_model, predict_proba
-from rayrot.preprocess import rotate_by_class
+from rayrot.model.preprocess import rotate_by_class
 from rayrot.training.config import load_train_config
 from rayrot.training.dataset import (CATEGORIES, SourceSet, TrainStream, ValSet, load_image,
                                      make_view, target_for)
@@ -116,7 +116,7 @@ def test_train_loop_loss_falls_and_output_loads(tmp_path):
     assert card.recipe["config"]["optim"]["steps"] == 24 and card.data_sources
     assert (tmp_path / "train.log").read_text().count("step") >= 5
     img = load_image(next((TINY / "photos").glob("*.jpg")), 320)
-    from rayrot.preprocess import letterbox
+    from rayrot.model.preprocess import letterbox
 
     p = predict_proba(model, card, letterbox(img, 224)[None], rotation_tta=True)
     assert p.shape == (1, 4) and np.isfinite(p).all()

@@ -217,6 +217,7 @@ def test_ray_and_in_process_drivers_agree(dev, ray_session, tmp_path):
     order) and through the in-process loop give identical results: both drive one ImageJob.
     A pyramid (its batches spread over the actors, with a skew restart and a finer look
     possible), an ordinary page (cascade on) and the same page with the cascade off."""
+    import torch
     from PIL import Image
 
     import rayrot
@@ -233,7 +234,13 @@ def test_ray_and_in_process_drivers_agree(dev, ray_session, tmp_path):
                                      "scorer.num_actors=2"] + overrides)
         on_ray = rayrot.detect(paths, cfg)
         scorer = TileScorer(cfg, device="cpu")
-        here = [analyze_image(p, cfg, scorer) for p in paths]
+        # the actors' thread count: float sums in another order would differ in the last bits
+        threads = torch.get_num_threads()
+        torch.set_num_threads(cfg.scorer.torch_threads)
+        try:
+            here = [analyze_image(p, cfg, scorer) for p in paths]
+        finally:
+            torch.set_num_threads(threads)
         for a, b in zip(on_ray, here):
             _same_answer(a, b)
         assert on_ray[0].tiles_scored > 1

@@ -22,10 +22,10 @@ import numpy as np
 from ..config import RunConfig
 from ..errors import RayrotError
 from ..result import DetectionResult
-from ..source import Slide, luma, open_slide
-from ..skew import SkewEstimate, estimate_skew, global_skew_tile
-from ..tiling import (TilePlan, background_mask, content_share, grid_boxes, plan_tiles,
-                     refine_plan, scale_for_long_side, spread_sample)
+from ..io import Slide, open_slide
+from ..plan import TilePlan, plan_tiles, refine_plan
+from ..skew import SkewEstimate
+from ..skew import measure_skew as measure_image_skew
 from ..vote import OrientationVote, is_decided, tile_vote_weights, vote
 
 __all__ = ["ImageJob", "ScoreRequest", "PreparedImage", "prepare_image", "measure_skew",
@@ -89,77 +89,16 @@ def prepare_image(path: str, cfg: RunConfig) -> PreparedImage:
 
 
 def measure_skew(prep: PreparedImage, cfg: RunConfig) -> SkewEstimate:
-    """Fine skew of the image, from grey tiles at the scale where its long side is about
-    ``skew.target_long_px``: content tiles spread over the image plus the whole image in one
-    tile. A gigapixel image whose estimate would be declined (confidence below
-    ``skew.min_confidence``) is measured again ``skew.refine_factor`` times finer, up to
-    ``skew.refine_steps`` times (fine print can be too small to measure at the first scale),
-    and the most confident estimate is kept. Sets and returns ``prep.skew`` and sets
-    ``prep.skew_tiles`` to the tiles that estimate used."""
+    """Measure the image's fine skew (:func:`rayrot.skew.measure_skew`); sets and returns
+    ``prep.skew`` and sets ``prep.skew_tiles`` to the tiles that estimate used."""
     t0 = time.perf_counter()
-    slide, sk = prep.slide, cfg.skew
-    if prep.plan is None or not sk.enabled:
+    if prep.plan is None or not cfg.skew.enabled:
         prep.skew = SkewEstimate(0.0, 0.0, 0)
         return prep.skew
-    target = sk.target_long_px
-    prep.skew, prep.skew_tiles = _skew_at(prep, cfg, target)
-    for _ in range(sk.refine_steps if slide.is_gigapixel else 0):
-        if prep.skew.confidence >= sk.min_confidence or target >= max(slide.width, slide.height):
-            break
-        target = round(target * sk.refine_factor)
-        finer, rows = _skew_at(prep, cfg, target)
-        if finer.confidence > prep.skew.confidence:
-            prep.skew, prep.skew_tiles = finer, rows
+    found = measure_image_skew(prep.slide, prep.thumbnail, cfg.skew, cfg.tiling)
+    prep.skew, prep.skew_tiles = found.estimate, found.tiles
     prep.seconds["skew"] = time.perf_counter() - t0
     return prep.skew
-
-
-def _skew_at(prep: PreparedImage, cfg: RunConfig,
-             target_long_px: int) -> tuple[SkewEstimate, dict[str, np.ndarray]]:
-    """The skew estimate from tiles at the scale where the image's long side is about
-    ``target_long_px`` (read from the level just above it), and its tiles-table rows."""
-    slide, sk = prep.slide, cfg.skew
-    sizes = [(lv.width, lv.height) for lv in slide.levels]
-    level, scale = scale_for_long_side(sizes, target_long_px)
-    lw, lh = sizes[level]
-    pw, ph = max(1, int(lw / scale)), max(1, int(lh / scale))
-    boxes, _ = grid_boxes(pw, ph, sk.tile_px, 0, 0.5)
-    share = content_share(background_mask(prep.thumbnail, cfg.tiling), boxes, pw, ph)
-    keep = share >= cfg.tiling.min_content_share
-    boxes, share = boxes[keep], share[keep]
-    pick = spread_sample(boxes, share, max(sk.max_tiles - 1, 1))
-    tiles = [slide.read_scaled(level, scale, *map(int, boxes[i]), grey=True) for i in pick]
-    weights = list(np.sqrt(share[pick]))
-    whole = max(pw, ph) > sk.tile_px
-    if whole:  # page edges and long rules, seen whole
-        tiles.append(global_skew_tile(luma(slide.thumbnail(2 * sk.tile_px)), sk.tile_px))
-        weights.append(0.5)
-    est = estimate_skew(tiles, np.asarray(weights), sk) if tiles else SkewEstimate(0.0, 0.0, 0)
-    return est, _skew_tile_rows(prep, est, level, scale, boxes[pick], whole)
-
-
-def _skew_tile_rows(prep: PreparedImage, est: SkewEstimate, level: int, scale: float,
-                    boxes: np.ndarray, whole: bool) -> dict[str, np.ndarray]:
-    """Tiles-table columns for the tiles :func:`_skew_at` measured (``boxes`` in pixels of
-    the skew scale, then the whole-image tile when ``whole``), with each tile's own estimate
-    from ``est``."""
-    slide, n_grid = prep.slide, len(boxes)
-    n = n_grid + int(whole)
-    per_tile = list(est.tiles) + [None] * (n - len(est.tiles))
-    lv = slide.levels[level]
-    box_l = np.round(np.asarray(boxes, np.float64).reshape(-1, 4) * scale).astype(np.int64)
-    box_0 = np.round(box_l * lv.downsample).astype(np.int64)
-    if whole:
-        box_l = np.vstack([box_l, [[0, 0, lv.width, lv.height]]])
-        box_0 = np.vstack([box_0, [[0, 0, slide.width, slide.height]]])
-    return {
-        "path": np.array([prep.path] * n, dtype=object), "level": np.full(n, level, np.int32),
-        "x": box_l[:, 0], "y": box_l[:, 1], "w": box_l[:, 2], "h": box_l[:, 3],
-        "x0": box_0[:, 0], "y0": box_0[:, 1], "w0": box_0[:, 2], "h0": box_0[:, 3],
-        "is_global": np.arange(n) >= n_grid,
-        "skew_deg": np.array([np.nan if e is None else e.angle_deg for e in per_tile]),
-        "skew_confidence": np.array([np.nan if e is None else e.confidence for e in per_tile]),
-    }
 
 
 def tile_batches(path: str, plan: TilePlan, batch_size: int, first_batch_size: int,
@@ -256,7 +195,7 @@ def finish_image(prep: PreparedImage, acc: ScoreAccumulator | None, cfg: RunConf
     then the tiles the skew estimator measured)."""
     import pyarrow as pa
 
-    from ..writers import tiles_table
+    from ..output.tables import tiles_table
 
     slide, plan = prep.slide, prep.plan
     res = DetectionResult(path=prep.path, width=slide.width, height=slide.height,

@@ -23,7 +23,7 @@ import numpy as np
 from ..config import RunConfig
 from ..errors import RayrotError
 from ..result import DetectionResult
-from ..source import clear_slide_cache, open_slide
+from ..io import clear_slide_cache, open_slide
 from .job import ImageJob, error_result
 from .local import analyze_image
 
@@ -56,12 +56,24 @@ def _release_free_memory() -> None:
         pass
 
 
+def configure_worker(cfg: RunConfig) -> None:
+    """Settings of a worker process rayrot owns (a scoring actor, a write task): libvips and
+    torch each get the threads it was given, no more. Called in the worker, never in the
+    caller's process."""
+    os.environ["VIPS_CONCURRENCY"] = str(cfg.source.vips_concurrency)
+    from ..io import set_worker_concurrency
+
+    set_worker_concurrency(cfg.source.vips_concurrency)
+    import torch
+
+    torch.set_num_threads(cfg.scorer.torch_threads)
+
+
 class _ScorerActor:
     """Actor body: one TileScorer, loaded once."""
 
     def __init__(self, cfg: RunConfig):
-        # libvips and torch each get the threads this actor was given, no more.
-        os.environ["VIPS_CONCURRENCY"] = str(cfg.source.vips_concurrency)
+        configure_worker(cfg)
         from ..scorer import TileScorer
 
         self.cfg = cfg
@@ -244,10 +256,13 @@ def _failed(path: str, exc: BaseException) -> DetectionResult:
     return error_result(path, exc)
 
 
-def _call_many(func, items: list) -> list:
-    """Body of a Ray task: ``func`` on each item. The worker then gives its freed heap back:
-    it lives on for other tasks (a later, smaller write would otherwise be charged this
-    one's largest blocks)."""
+def _call_many(func, items: list, vips_threads: int) -> list:
+    """Body of a Ray task: ``func`` on each item, with libvips on ``vips_threads`` threads in
+    this worker. The worker then gives its freed heap back: it lives on for other tasks (a
+    later, smaller write would otherwise be charged this one's largest blocks)."""
+    from ..io import set_worker_concurrency
+
+    set_worker_concurrency(vips_threads)
     try:
         return [func(item) for item in items]
     finally:
@@ -274,7 +289,8 @@ def ray_map(cfg: RunConfig):
         # core idles while the last ones finish.
         per_task = max(1, min(4, len(items) // (8 * cpus)))
         func_ref = ray.put(func)
-        refs = [task.remote(func_ref, items[i:i + per_task]) for i in range(0, len(items), per_task)]
+        refs = [task.remote(func_ref, items[i:i + per_task], cfg.source.vips_concurrency)
+                for i in range(0, len(items), per_task)]
         return [out for part in ray.get(refs) for out in part]
 
     return ray_map
@@ -284,6 +300,7 @@ class DatasetScorer:
     """Ray Data callable class: a batch of paths in, one row of results per path out."""
 
     def __init__(self, cfg: RunConfig, path_column: str):
+        configure_worker(cfg)
         from ..scorer import TileScorer
 
         self.cfg = cfg

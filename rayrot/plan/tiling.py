@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import TilingConfig
+from ..config import TilingConfig
 
 __all__ = [
     "Tile",

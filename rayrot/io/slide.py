@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import SourceConfig
-from .errors import SlideReadError
+from ..config import SourceConfig
+from ..errors import SlideReadError
 
-__all__ = ["Level", "Slide", "luma", "open_slide", "clear_slide_cache"]
+__all__ = ["Level", "Slide", "luma", "open_slide", "clear_slide_cache", "set_worker_concurrency"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -76,7 +76,6 @@ class Slide:
         self._handles = handles  # pyvips.Image per level, or [openslide.OpenSlide]
         self._regions: dict[int, object] = {}
         self._scaled: dict[tuple[int, float], np.ndarray] = {}  # ordinary images: _scaled_level
-        self._asked: dict[tuple[int, float], int] = {}  # scaled pixels asked so far, per key
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -113,6 +112,28 @@ class Slide:
                 f"source.max_pixels={cfg.max_pixels}")
         return slide
 
+    @classmethod
+    def from_array(cls, pixels: np.ndarray, cfg: SourceConfig, name: str = "<array>") -> "Slide":
+        """An image held in memory as a one-level Slide, read by the same rules as a file.
+
+        Parameters
+        ----------
+        pixels : (H, W) or (H, W, 3) uint8 ndarray
+            Grey or RGB; the Slide keeps a reference to it.
+        name : str
+            What messages and the tiles table call it.
+        """
+        import pyvips
+
+        arr = np.ascontiguousarray(pixels)
+        if arr.dtype != np.uint8 or arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] != 3):
+            raise SlideReadError(f"{name}: expected an (H, W) or (H, W, 3) uint8 array, "
+                                 f"got {arr.dtype} {arr.shape}")
+        img = pyvips.Image.new_from_array(arr)
+        img = _normalise(img.copy(interpretation="b-w" if arr.ndim == 2 else "srgb"))
+        levels = (Level(0, img.width, img.height, 1.0),)
+        return cls(name, "vips", levels, cfg, [img], False, {"loader": "array"})
+
     # ------------------------------------------------------------------ geometry
     @property
     def width(self) -> int:
@@ -134,9 +155,11 @@ class Slide:
         return min(self.width, self.height) < MIN_SIDE_PX
 
     # ------------------------------------------------------------------ pixels
-    def read_region(self, level: int, x: int, y: int, w: int, h: int, *,
-                    turn: int = 0) -> np.ndarray:
-        """Decode one rectangle of one level.
+    def read_level_region(self, level: int, x: int, y: int, w: int, h: int, *,
+                          turn: int = 0) -> np.ndarray:
+        """Decode one rectangle of one level, in that level's own pixels.
+
+        (Not OpenSlide's ``read_region``, which takes a level-0 location: hence the name.)
 
         Parameters
         ----------
@@ -199,13 +222,13 @@ class Slide:
         On the libvips backend it is lazy: only the source tiles a later operation asks for
         are decoded, and no copy of the rectangle is ever held whole; a decode error then
         comes from that operation (wrap it with :meth:`region_error`). OpenSlide formats are
-        decoded with :meth:`read_region` and wrapped.
+        decoded with :meth:`read_level_region` and wrapped.
         """
         self._checked_level(level, x, y, w, h)
         import pyvips
 
         if self.backend == "openslide":
-            rgb = self.read_region(level, x, y, w, h)
+            rgb = self.read_level_region(level, x, y, w, h)
             return pyvips.Image.new_from_array(rgb).copy(interpretation="srgb")
         return self._handles[level].crop(x, y, w, h)
 
@@ -224,7 +247,7 @@ class Slide:
             x0, y0 = int(round(x * scale)), int(round(y * scale))
             x1 = min(lv.width, int(round((x + w) * scale)))
             y1 = min(lv.height, int(round((y + h) * scale)))
-            pixels = self.read_region(level, x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+            pixels = self.read_level_region(level, x0, y0, max(1, x1 - x0), max(1, y1 - y0))
             from PIL import Image
 
             return np.asarray(Image.fromarray(luma(pixels) if grey else pixels)
@@ -236,30 +259,22 @@ class Slide:
         """The rectangle when no shrink of its own is needed: at scale 1, or cut from an
         ordinary image's whole shrunk level (:meth:`_scaled_level`); else None."""
         if abs(scale - 1.0) < 1e-6:
-            return self.read_region(level, x, y, w, h)
-        if not self.is_gigapixel and self._asks_for_most(level, scale, w * h):
+            return self.read_level_region(level, x, y, w, h)
+        if not self.is_gigapixel:
             whole = self._scaled_level(level, scale)
             if x + w <= whole.shape[1] and y + h <= whole.shape[0]:
                 return whole[y:y + h, x:x + w]
         return None
 
-    def _asks_for_most(self, level: int, scale: float, area: int) -> bool:
-        """Count ``area`` scaled pixels asked of ``level`` at ``scale``; True once the asks
-        add up to a quarter of the scaled level (or the whole level is made already)."""
-        key = (level, round(scale, 9))
-        asked = self._asked[key] = self._asked.get(key, 0) + area
-        lv = self.levels[level]
-        return key in self._scaled or asked * scale * scale >= 0.25 * lv.width * lv.height
-
     def _scaled_level(self, level: int, scale: float) -> np.ndarray:
         """An ordinary image's whole level shrunk ``scale`` times (size ``int(side / scale)``,
         as tile plans count it), made once and kept with the slide.
 
-        When the tiles asked of an ordinary image cover most of it (the default plan's ~20-48
-        tiles, the skew tiles), one resize of the whole image (the seeds' own way) costs less
-        than a resize per tile (a sixth less time on the batch benchmark's images), and tiles
-        get no resampling edge of their own. A few central tiles (the ``fast`` preset) are
-        cheaper alone: :meth:`_asks_for_most` switches once a quarter has been asked for.
+        Every scaled tile of an ordinary image is cut from this one resize (the seeds' own
+        way), whatever was read before, so the same call always gives the same pixels; for
+        the default plan's ~20-48 tiles and the skew tiles it also costs less than a resize per
+        tile (a sixth less time on the batch benchmark's images), and tiles get no resampling
+        edge of their own.
         PIL's LANCZOS; past a 6x shrink, after an exact box reduction to within 3x of the
         target (``reducing_gap``), which PIL documents as indistinguishable from LANCZOS alone.
         """
@@ -270,7 +285,7 @@ class Slide:
 
             lv = self.levels[level]
             size = (max(1, int(lv.width / scale)), max(1, int(lv.height / scale)))
-            rgb = self.read_region(level, 0, 0, lv.width, lv.height)
+            rgb = self.read_level_region(level, 0, 0, lv.width, lv.height)
             # Plan pixel x is level pixel x * scale, as in a tile read alone.
             box = (0.0, 0.0, size[0] * scale, size[1] * scale)
             cached = self._scaled[key] = np.asarray(
@@ -317,7 +332,7 @@ class Slide:
         """The lazy, normalised ``pyvips.Image`` of one level (vips backend only)."""
         if self.backend != "vips":
             raise SlideReadError(f"{self.path}: vips_image() is not available for OpenSlide formats; "
-                                 "use read_region()")
+                                 "use read_level_region()")
         return self._handles[level]
 
     def _read_openslide(self, lv: Level, x: int, y: int, w: int, h: int) -> np.ndarray:
@@ -349,6 +364,14 @@ def clear_slide_cache() -> None:
     pyvips.cache_set_max(max_ops)
 
 
+def set_worker_concurrency(threads: int) -> None:
+    """libvips' thread count for this whole process. For worker processes rayrot owns (scoring
+    actors, write tasks): a library call never changes it in the caller's process."""
+    import pyvips
+
+    pyvips.concurrency_set(threads)
+
+
 def open_slide(path: str | os.PathLike, cfg: SourceConfig) -> Slide:
     """:meth:`Slide.from_file`, cached per process (actors and tasks call this with a path)."""
     path = str(path)
@@ -364,7 +387,6 @@ def open_slide(path: str | os.PathLike, cfg: SourceConfig) -> Slide:
 def _open_vips(path: str, cfg: SourceConfig) -> Slide:
     import pyvips
 
-    pyvips.concurrency_set(cfg.vips_concurrency)
     try:
         # revalidate: a file rewritten since libvips last opened it must not come from its cache.
         first = pyvips.Image.new_from_file(path, access="random", fail_on="truncated",
