@@ -75,7 +75,7 @@ class Slide:
         self._cfg = cfg
         self._handles = handles  # pyvips.Image per level, or [openslide.OpenSlide]
         self._regions: dict[int, object] = {}
-        self._scaled: dict[tuple[int, float], np.ndarray] = {}  # ordinary images: _scaled_level
+        self._scaled: dict[tuple[int, float, bool], np.ndarray] = {}  # ordinary images: _scaled_level
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -241,34 +241,37 @@ class Slide:
         to ``(h, w)`` luma (:func:`luma`), taken before the shrink: a third of the resampling
         (the skew estimator reads only grey).
         """
-        rgb = self._scaled_cut(level, scale, x, y, w, h)
-        if rgb is None:  # shrink this rectangle alone
-            lv = self.levels[level]
-            x0, y0 = int(round(x * scale)), int(round(y * scale))
-            x1 = min(lv.width, int(round((x + w) * scale)))
-            y1 = min(lv.height, int(round((y + h) * scale)))
-            pixels = self.read_level_region(level, x0, y0, max(1, x1 - x0), max(1, y1 - y0))
-            from PIL import Image
+        cut = self._scaled_cut(level, scale, x, y, w, h, grey)
+        if cut is not None:
+            return cut
+        # shrink this rectangle alone
+        lv = self.levels[level]
+        x0, y0 = int(round(x * scale)), int(round(y * scale))
+        x1 = min(lv.width, int(round((x + w) * scale)))
+        y1 = min(lv.height, int(round((y + h) * scale)))
+        pixels = self.read_level_region(level, x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+        from PIL import Image
 
-            return np.asarray(Image.fromarray(luma(pixels) if grey else pixels)
-                              .resize((w, h), Image.LANCZOS))
-        return luma(rgb) if grey else rgb
+        return np.asarray(Image.fromarray(luma(pixels) if grey else pixels)
+                          .resize((w, h), Image.LANCZOS))
 
-    def _scaled_cut(self, level: int, scale: float, x: int, y: int, w: int,
-                    h: int) -> np.ndarray | None:
+    def _scaled_cut(self, level: int, scale: float, x: int, y: int, w: int, h: int,
+                    grey: bool) -> np.ndarray | None:
         """The rectangle when no shrink of its own is needed: at scale 1, or cut from an
         ordinary image's whole shrunk level (:meth:`_scaled_level`); else None."""
         if abs(scale - 1.0) < 1e-6:
-            return self.read_level_region(level, x, y, w, h)
+            rgb = self.read_level_region(level, x, y, w, h)
+            return luma(rgb) if grey else rgb
         if not self.is_gigapixel:
-            whole = self._scaled_level(level, scale)
+            whole = self._scaled_level(level, scale, grey)
             if x + w <= whole.shape[1] and y + h <= whole.shape[0]:
                 return whole[y:y + h, x:x + w]
         return None
 
-    def _scaled_level(self, level: int, scale: float) -> np.ndarray:
+    def _scaled_level(self, level: int, scale: float, grey: bool = False) -> np.ndarray:
         """An ordinary image's whole level shrunk ``scale`` times (size ``int(side / scale)``,
-        as tile plans count it), made once and kept with the slide.
+        as tile plans count it), RGB or (``grey``) its luma shrunk, made once and kept with
+        the slide.
 
         Every scaled tile of an ordinary image is cut from this one resize (the seeds' own
         way), whatever was read before, so the same call always gives the same pixels; for
@@ -278,7 +281,7 @@ class Slide:
         PIL's LANCZOS; past a 6x shrink, after an exact box reduction to within 3x of the
         target (``reducing_gap``), which PIL documents as indistinguishable from LANCZOS alone.
         """
-        key = (level, round(scale, 9))
+        key = (level, round(scale, 9), grey)
         cached = self._scaled.get(key)
         if cached is None:
             from PIL import Image
@@ -286,6 +289,8 @@ class Slide:
             lv = self.levels[level]
             size = (max(1, int(lv.width / scale)), max(1, int(lv.height / scale)))
             rgb = self.read_level_region(level, 0, 0, lv.width, lv.height)
+            if grey:  # luma before the shrink, as a tile read alone: a third of the resampling
+                rgb = luma(rgb)
             # Plan pixel x is level pixel x * scale, as in a tile read alone.
             box = (0.0, 0.0, size[0] * scale, size[1] * scale)
             cached = self._scaled[key] = np.asarray(

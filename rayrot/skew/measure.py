@@ -15,8 +15,10 @@ from ..config import SkewConfig, TilingConfig
 from ..io import Slide, luma
 from ..plan import background_mask, content_share, grid_boxes, scale_for_long_side, spread_sample
 from .arrays import global_skew_tile
-from .estimate import estimate_skew
+from .border import _border_skew
+from .estimate import _estimate
 from .record import SkewEstimate
+from .util import _check_max_angle
 
 __all__ = ["SkewMeasurement", "measure_skew", "estimate_skew_array"]
 
@@ -95,7 +97,14 @@ def _measure_at(slide: Slide, thumbnail: np.ndarray, cfg: SkewConfig, tiling: Ti
         view = luma(slide.thumbnail(cfg.whole_image_px))
         tiles.append(global_skew_tile(view, cfg.tile_px))
         weights.append(cfg.whole_image_weight)
-    est = estimate_skew(tiles, np.asarray(weights), cfg) if tiles else SkewEstimate(0.0, 0.0, 0)
+    border = None  # looked for in the whole-image tile
+    if tiles and not slide.is_gigapixel:
+        # an ordinary image's whole level at the skew scale is one resize already made for its
+        # tiles: its border is measured there, finer than in the whole-image tile
+        whole_grey = slide.read_scaled(level, scale, 0, 0, pw, ph, grey=True)
+        border = _border_skew(whole_grey, _check_max_angle(cfg.max_angle_deg)) or False
+    est = (_estimate(tiles, np.asarray(weights), cfg, border) if tiles
+           else SkewEstimate(0.0, 0.0, 0))
     return SkewMeasurement(est, _tile_rows(slide, est, level, scale, boxes[pick], whole))
 
 
