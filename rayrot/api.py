@@ -112,6 +112,8 @@ def correct(paths, output_dir, config=None, *, progress=None) -> list[DetectionR
     out = Path(output_dir)
     writers.check_output_dir(out)
     files = expand_inputs(paths, tuple(cfg.source.folder_suffixes))
+    if {"zarr", "image"} & set(cfg.output.formats):  # a correction needs every image's skew
+        cfg = cfg.replace(skew={"after_first_look": True})
     results = detect(files, cfg, progress=progress)
     # The chunk-writing tasks need the CPUs the scoring actors hold.
     ScorerPool.release_all()

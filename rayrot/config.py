@@ -164,6 +164,7 @@ class SkewConfig:
     min_edge_share: float  # 0..1, an edge tile narrower or shorter than this share is dropped
     whole_image_px: int  # long side of the thumbnail the whole-image skew tile is made from
     whole_image_weight: float  # vote weight of the whole-image tile (a tile's is sqrt(content share))
+    after_first_look: bool  # measure an ordinary image a first look decided (correct() always does)
 
     def __post_init__(self):
         _positive(self, "max_angle_deg", "max_tiles", "tile_px", "target_long_px", "whole_image_px")

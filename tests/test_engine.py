@@ -238,6 +238,23 @@ def test_cascade_goes_on_to_the_tiles_and_keeps_the_view_in_the_vote(page_png):
     assert off.confidence == pytest.approx(res.confidence) and off.probabilities == pytest.approx(res.probabilities)
 
 
+def test_skew_after_a_decisive_first_look_only_when_wanted(page_png):
+    """A tilted page the first look decides: its skew is measured after the decision by
+    default, and not at all with skew.after_first_look off (nothing needs it then)."""
+    tilted = Image.open(page_png).rotate(3.0, Image.BICUBIC, expand=True, fillcolor=(255,) * 3)
+    tilted.save(page_png)
+    sure = _ScriptedScorer([0.97, 0.01, 0.01, 0.01], [0.97, 0.01, 0.01, 0.01])
+    cfg = load_config(overrides=["scorer.cascade_stop_confidence=0.9"])
+    measured = analyze_image(page_png, cfg, sure)
+    assert measured.tiles_scored == 1 and measured.skew_deg == pytest.approx(3.0, abs=0.1)
+    assert "skew" in measured.seconds
+    skipped = analyze_image(page_png, cfg.replace(skew={"after_first_look": False}), sure)
+    assert skipped.tiles_scored == 1 and skipped.angle == 0
+    assert skipped.skew_deg == 0.0 and skipped.skew_confidence == 0.0
+    assert "skew" not in skipped.seconds
+    assert "skew" not in skipped.tiles.column("kind").to_pylist()
+
+
 @pytest.mark.parametrize("off", ["0", "null", "false"])
 def test_cascade_off(page_png, off):
     cfg = load_config(overrides=[f"scorer.cascade_stop_confidence={off}"])

@@ -315,6 +315,7 @@ class ImageJob:
         self._n_requests = 0
         self._n_added = 0  # requests of this generation counted in the vote, in order
         self._awaiting_skew = False  # a first look fell short; the tiles wait for the skew
+        self._skew_wanted = True  # False: a first look decided, skew.after_first_look is off
         self._t0: float | None = None
         plan = self.prep.plan
         if plan is None or not plan.tiles:
@@ -337,7 +338,7 @@ class ImageJob:
         """Whether :meth:`measure_skew` should run now: before the tiles are scored (they may
         have to be turned), or, when a first look decided the image, before the result."""
         return (not self.skew_measured and self.prep.plan is not None and self.cfg.skew.enabled
-                and self.phase != FIRST_LOOK)
+                and self.phase != FIRST_LOOK and self._skew_wanted)
 
     def next_batches(self) -> list[ScoreRequest]:
         """The requests queued since the last call, in scoring order."""
@@ -424,6 +425,9 @@ class ImageJob:
         if top >= self.cfg.scorer.cascade_stop_confidence:
             self.acc.add(scored)
             self.phase = DONE
+            # the skew is then wanted only to report it or to correct the image (it costs
+            # more than the decision did)
+            self._skew_wanted = self.cfg.skew.after_first_look
             return
         self._first_view = scored
         self.phase = TILES
