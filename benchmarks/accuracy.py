@@ -212,7 +212,7 @@ def _require_weights(cfg) -> None:
 def _make_rayrot(args) -> Method:
     try:
         import rayrot
-        import rayrot.pipeline  # noqa: F401  (rayrot.detect imports it lazily)
+        import rayrot.api  # noqa: F401  (rayrot.detect imports it lazily)
         detect = rayrot.detect
     except (ImportError, AttributeError) as exc:
         raise Unavailable(f"rayrot.detect is not available yet ({type(exc).__name__}: {exc})") from exc
@@ -246,7 +246,7 @@ def _make_rayrot(args) -> Method:
 def _make_rayrot_model(args) -> Method:
     try:
         from rayrot.model import load_model, predict_proba
-        from rayrot.preprocess import letterbox
+        from rayrot.model.preprocess import letterbox
     except ImportError as exc:
         raise Unavailable(f"rayrot.model.load_model/predict_proba not available yet ({exc})") from exc
     import torch

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import OUT, PeakMemory, dev_paths, print_table, write_json  # noqa: E402
 
@@ -65,8 +64,8 @@ def plain_loop(paths: list[Path], cfg) -> tuple[float, int]:
     from PIL import Image, ImageOps
 
     from rayrot.model import load_model, predict_proba
-    from rayrot.preprocess import letterbox
-    from rayrot.tiling import ordinary_long_px
+    from rayrot.model.preprocess import letterbox
+    from rayrot.plan import ordinary_long_px
 
     torch.set_num_threads(1)
     module, card = load_model(cfg.model.name)

@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 
 def model_alone(batch_sizes=(64, 128, 256, 512, 1024, 2048), seconds=3.0) -> list[dict]:

@@ -37,7 +37,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import OUT, PeakMemory, make_pyramid, print_table, write_json  # noqa: E402
 
@@ -83,9 +82,9 @@ def zarr_write(path: Path, out: Path, cfg, skew_deg: float = 0.0, key: str = "za
     after detection (chunks by Ray tasks, the scoring actors released first), timed alone:
     the angle is given, as it is to pyvips. (The 1.7-Gpx mosaic's vote is undetermined at
     the default scale, so ``correct`` would write it unturned.)"""
-    from rayrot import writers
-    from rayrot.pipeline import ScorerPool, _ray_map
-    from rayrot.source import open_slide
+    from rayrot import output as writers
+    from rayrot.engine.scheduler import ScorerPool, ray_map as _ray_map
+    from rayrot.io import open_slide
 
     ScorerPool.release_all()
     slide = open_slide(path, cfg.source)
@@ -107,7 +106,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--write-skew", type=float, default=None, metavar="DEG",
                     help="with --write: also the 90-degree turn plus a fine skew of DEG degrees "
-                         "(bicubic, canvas expanded), its time and peak memory (issue 4)")
+                         "(bicubic, canvas expanded), its time and peak memory")
     ap.add_argument("--write-only", action="store_true",
                     help="time only the writes (no floor, no detection): the 90-degree write, "
                          "then the skewed one with --write-skew, each in a Ray started for it")
@@ -141,7 +140,7 @@ def main(argv=None) -> int:
                 for _ in range(args.repeats):
                     # A fresh open each time: the per-process slide cache is keyed by path, so
                     # clear it to count the header read too.
-                    from rayrot.source import _cached
+                    from rayrot.io.slide import _cached
 
                     _cached.cache_clear()
                     t = time.perf_counter()

@@ -1,15 +1,14 @@
 """Fine-skew benchmark: rayrot against jdeskew and deskew on the same tilted pages, in one run.
 
-Documents and maps from the dev set (``/work/shared/data/dev``, manifest categories ``documents``
-and ``maps``) are turned to grey, enlarged, and tilted by known angles drawn uniformly (fixed seed)
+Documents and maps from the dev set (``RAYROT_DEV_DATA``, default ``../shared/data/dev``; manifest
+categories ``documents`` and ``maps``) are turned to grey, enlarged, and tilted by known angles drawn uniformly (fixed seed)
 from [-15, 15] and [-45, 45] degrees: PIL bicubic rotation, canvas expanded, white fill.
 
 Sizes::
 
-    a   the stored image enlarged 2x (about 2000 px, the issue's anchor)
+    a   the stored image enlarged 2x (about 2000 px)
     b   enlarged to a 600-dpi page: long side 7000 px (about 5000 x 7000)
-    c   gigapixel: a mosaic of pages streamed through ``rayrot.detect`` (rayrot only; runs once
-        the pipeline exists, otherwise it is reported as skipped)
+    c   gigapixel: a mosaic of pages streamed through ``rayrot.detect`` (rayrot only)
 
 Each method gets the same grey ``(H, W) uint8`` array and the same search range (the range the
 angles were drawn from). Errors are taken mod 90 degrees (a quarter turn is the 4-way classifier's
@@ -48,10 +47,9 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from rayrot.config import load_config  # noqa: E402
-from rayrot.skew import estimate_skew_array  # noqa: E402
+from rayrot.skew import estimate_skew_array  # noqa: E402  (the product's measure_skew)
 
 DEV = Path(os.environ.get("RAYROT_DEV_DATA", ROOT.parent / "shared" / "data" / "dev"))
 OUT_JSON = ROOT / "benchmarks" / "out" / "skew.json"
@@ -319,7 +317,7 @@ def no_structure_table(rows: list[dict], min_conf: float) -> str:
 
 
 def targets_table(summary: list[dict]) -> str:
-    """Issue 4's targets per size, category and range: rayrot against them and against jdeskew."""
+    """The targets per size, category and range: rayrot against them and against jdeskew."""
     lines = ["| size | category | range | mean <= 0.03 | >= 99% within 0.1 | worst <= 0.1 | "
              "mean below jdeskew's | time <= jdeskew's |",
              "|---|---|---|---|---|---|---|---|"]
@@ -410,7 +408,7 @@ def render(payload: dict) -> str:
     summary = payload["summary"]
     md = [SECTION, "", f"`benchmarks/skew.py`. Command: `{payload['command']}` "
           f"({payload.get('date', '')}, {payload['seconds_total']:.0f} s in all).", "",
-          table(summary), "", "Issue 4's targets (rayrot):", "", targets_table(summary), ""]
+          table(summary), "", "The targets (rayrot):", "", targets_table(summary), ""]
     if payload.get("no_structure"):
         md += ["Content without line structure (rayrot only, untilted, size a): the answer should be "
                f"0.0 with confidence below min_confidence = {min_conf:g}.", "",

@@ -20,11 +20,9 @@ import math
 import shutil
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import OUT, make_pyramid, print_table, write_json  # noqa: E402
 
@@ -47,9 +45,10 @@ def main(argv=None) -> int:
     import pyvips
     import zarr
 
-    from rayrot import writers
+    from rayrot import output as writers
+    from rayrot.output.zarr import store as zstore
     from rayrot.config import load_config
-    from rayrot.source import Slide
+    from rayrot.io import Slide
 
     cfg = load_config()
     side = int(math.sqrt(args.gpx * 1e9))
@@ -60,7 +59,7 @@ def main(argv=None) -> int:
     plan = writers.plan_zarr(slide.width, slide.height, 90, 0.0, cfg.output)
     _, _, block = plan.block_grid(0, plan.block_levels)
     rect = (block, block, block, block)  # the second block of the second row: an inside block
-    sx, sy, sw, sh = writers._exact_source_rect(plan, rect)
+    sx, sy, sw, sh = zstore._exact_source_rect(plan, rect)
     mpx = block * block / 1e6
 
     def fresh():
@@ -73,21 +72,21 @@ def main(argv=None) -> int:
     stages: dict[str, float] = {}
     stages["read: one Region.fetch"] = _best(region_fetch, args.repeats)
     stages["read: crop + write_to_memory"] = _best(
-        lambda: fresh().read_region(0, sx, sy, sw, sh), args.repeats)
-    plain = fresh().read_region(0, sx, sy, sw, sh)
+        lambda: fresh().read_level_region(0, sx, sy, sw, sh), args.repeats)
+    plain = fresh().read_level_region(0, sx, sy, sw, sh)
     stages["turn: NumPy rot90 + CHW copy"] = _best(
         lambda: np.ascontiguousarray(np.rot90(plain, -1).transpose(2, 0, 1)), args.repeats)
     stages["read + turn in libvips (the writer)"] = _best(
-        lambda: fresh().read_region(0, sx, sy, sw, sh, turn=1), args.repeats)
-    turned = fresh().read_region(0, sx, sy, sw, sh, turn=1)
+        lambda: fresh().read_level_region(0, sx, sy, sw, sh, turn=1), args.repeats)
+    turned = fresh().read_level_region(0, sx, sy, sw, sh, turn=1)
     stages["CHW copy (OME-Zarr's channel-first layout)"] = _best(
         lambda: np.ascontiguousarray(turned.transpose(2, 0, 1)), args.repeats)
     chw = np.ascontiguousarray(turned.transpose(2, 0, 1))
     halves = [chw]
     for _ in range(plan.block_levels):
-        halves.append(writers._downsample2(halves[-1], alpha=False))
+        halves.append(zstore._downsample2(halves[-1], alpha=False))
     stages[f"2x2 means ({plan.block_levels} levels)"] = _best(
-        lambda: [writers._downsample2(h, alpha=False) for h in halves[:-1]], args.repeats)
+        lambda: [zstore._downsample2(h, alpha=False) for h in halves[:-1]], args.repeats)
     stored_mb: dict[str, float] = {}
     for codec in ("lz4", "zstd"):  # output.zarr_codec
         coded = dataclasses.replace(plan, codec=codec)
@@ -97,7 +96,7 @@ def main(argv=None) -> int:
 
         def store_all():  # each repeat writes the same chunks over again
             for level, pixels in enumerate(halves):
-                writers._store_chunks(coded, store, level, block >> level, block >> level, pixels)
+                zstore._store_chunks(coded, store, level, block >> level, block >> level, pixels)
 
         stages[f"store, {codec} ({plan.block_levels + 1} levels)"] = _best(store_all, args.repeats)
         level0 = zarr.open_array(str(store / "0"), mode="r")

@@ -21,12 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rayrot.analysis import prepare_image, tile_batches  # noqa: E402
-from rayrot.config import load_config  # noqa: E402
-from rayrot.tiling import center_weights  # noqa: E402
-from rayrot.vote import vote  # noqa: E402
+from rayrot.engine.job import prepare_image, tile_batches
+from rayrot.config import load_config
+from rayrot.plan import center_weights
+from rayrot.vote import vote
 
 CATEGORIES = ("documents", "photos", "maps", "art", "textures")
 
@@ -58,7 +57,7 @@ def score_cases(sources: Path, limit: int, cfg) -> list[dict]:
                     cases.append({"category": cat, "k": k, "probs": out["probs"],
                                   "boxes": boxes, "is_global": batch["is_global"],
                                   "plan": (prep.plan.plan_width, prep.plan.plan_height)})
-                from rayrot.source import _cached
+                from rayrot.io.slide import _cached
 
                 _cached.cache_clear()
     return cases

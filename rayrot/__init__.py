@@ -11,19 +11,24 @@ Importing rayrot is cheap: Ray, torch and pyvips load on first use.
 
 from __future__ import annotations
 
-from .config import RunConfig, load_config
+from .config import RunConfig, load_config, parse_overrides
 from .errors import ConfigError, ModelError, RayrotError, SlideReadError, WriteError
+from .io import Slide, open_slide
 from .result import DetectionResult
-
-__version__ = "0.1.0"
 
 __all__ = [
     "detect",
     "correct",
     "detect_dataset",
     "load_config",
+    "parse_overrides",
     "RunConfig",
     "DetectionResult",
+    "Slide",
+    "open_slide",
+    "ImageJob",
+    "analyze_image",
+    "TileScorer",
     "RayrotError",
     "ConfigError",
     "SlideReadError",
@@ -31,26 +36,46 @@ __all__ = [
     "WriteError",
 ]
 
+# Names whose modules import torch or scipy: loaded on first use.
+_LAZY = {
+    "ImageJob": ("engine.job", "ImageJob"),
+    "analyze_image": ("engine.local", "analyze_image"),
+    "TileScorer": ("scorer", "TileScorer"),
+}
+
+
+def __getattr__(name: str):
+    if name == "__version__":  # from the package metadata, read on first use
+        from .cli import package_version
+
+        return package_version()
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attr)
+    raise AttributeError(f"module 'rayrot' has no attribute {name!r}")
+
 
 def detect(paths, config=None, *, progress=None):
     """Orientation of one image (returns a result) or of many (returns a list).
 
-    See :func:`rayrot.pipeline.detect`.
+    See :func:`rayrot.api.detect`.
     """
-    from .pipeline import detect as _detect
+    from .api import detect as _detect
 
     return _detect(paths, config, progress=progress)
 
 
 def correct(paths, output_dir, config=None, *, progress=None):
-    """Detect and write the corrected outputs; see :func:`rayrot.pipeline.correct`."""
-    from .pipeline import correct as _correct
+    """Detect and write the corrected outputs; see :func:`rayrot.api.correct`."""
+    from .api import correct as _correct
 
     return _correct(paths, output_dir, config, progress=progress)
 
 
 def detect_dataset(dataset, config=None, *, path_column="path"):
-    """Orientation of every image path in a Ray Dataset; see :func:`rayrot.pipeline.detect_dataset`."""
-    from .pipeline import detect_dataset as _detect_dataset
+    """Orientation of every image path in a Ray Dataset; see :func:`rayrot.api.detect_dataset`."""
+    from .api import detect_dataset as _detect_dataset
 
     return _detect_dataset(dataset, config, path_column=path_column)

@@ -53,6 +53,7 @@ class SourceConfig:
     max_pixels: int  # level-0 pixels; larger headers are refused before decoding
     ordinary_max_pixels: int  # non-pyramidal images up to this size get the adaptive resize
     vips_concurrency: int  # libvips threads per process
+    folder_suffixes: tuple[str, ...]  # files picked up when a folder is given as input
 
     def __post_init__(self):
         _positive(self, "max_pixels", "ordinary_max_pixels", "vips_concurrency")
@@ -113,9 +114,17 @@ class ScorerConfig:
     fp16_on_cuda: bool
     max_restarts: int
     max_task_retries: int
+    dataset_batch_size: int  # image paths per call of detect_dataset's Ray Data scorer
+    # 0..1, or None = off: an ordinary image whose whole-image view alone (no rotation TTA)
+    # reaches this calibrated top probability is decided from that view
+    cascade_stop_confidence: float | None
 
     def __post_init__(self):
-        _positive(self, "batch_size", "first_batch_size", "torch_threads")
+        _positive(self, "batch_size", "first_batch_size", "torch_threads", "dataset_batch_size")
+        stop = self.cascade_stop_confidence
+        if stop is not None and not 0 <= stop <= 1:
+            raise ConfigError(f"scorer.cascade_stop_confidence must be in [0, 1] (0, null or false "
+                              f"= off), got {stop}")
         if self.num_actors < 0:
             raise ConfigError(f"scorer.num_actors must be >= 0 (0 = automatic), got {self.num_actors}")
         if not 0 < self.num_gpus_per_actor <= 1:
@@ -151,10 +160,20 @@ class SkewConfig:
     refine_factor: float  # each finer look is this many times finer (> 1)
     deskew_tiles_above_deg: float  # tiles are de-skewed before scoring above this skew
     min_correction_deg: float  # smaller skews are reported as 0.0 and not corrected
+    tile_overlap_px: int  # overlap of neighbouring skew tiles, in pixels at the skew scale
+    min_edge_share: float  # 0..1, an edge tile narrower or shorter than this share is dropped
+    whole_image_px: int  # long side of the thumbnail the whole-image skew tile is made from
+    whole_image_weight: float  # vote weight of the whole-image tile (a tile's is sqrt(content share))
+    after_first_look: bool  # measure an ordinary image a first look decided (correct() always does)
 
     def __post_init__(self):
-        _positive(self, "max_angle_deg", "max_tiles", "tile_px", "target_long_px")
-        _unit(self, "min_confidence")
+        _positive(self, "max_angle_deg", "max_tiles", "tile_px", "target_long_px", "whole_image_px")
+        _unit(self, "min_confidence", "min_edge_share")
+        if not 0 <= self.tile_overlap_px < self.tile_px:
+            raise ConfigError(f"skew.tile_overlap_px must be in [0, tile_px={self.tile_px}), "
+                              f"got {self.tile_overlap_px}")
+        if self.whole_image_weight < 0:
+            raise ConfigError(f"skew.whole_image_weight must be >= 0, got {self.whole_image_weight}")
         if self.refine_steps < 0:
             raise ConfigError(f"skew.refine_steps must be >= 0, got {self.refine_steps}")
         if not self.refine_factor > 1:
@@ -173,6 +192,8 @@ class OutputConfig:
     jpeg_quality: int
     fill: str
     skew_crop: bool  # crop a fine-skew correction back to the input's size instead of expanding
+    write_task_cpus: float  # CPUs Ray reserves for each OME-Zarr block-writing task
+    write_task_retries: int  # Ray retries of a block-writing task that failed
 
     def __post_init__(self):
         known = {"parquet", "zarr", "image", "overlay"}
@@ -246,21 +267,42 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         data = _deep_merge(data, user)
         source = str(p)
     for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected section.key=value")
-        dotted, raw = item.split("=", 1)
-        keys = dotted.strip().split(".")
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {item!r}: value is not valid YAML: {exc}") from exc
-        patch: dict[str, Any] = value
-        for k in reversed(keys):
-            patch = {k: patch}
+        patch = parse_overrides([item])
         _check_keys(patch, data, f"--set {item}", "")
         data = _deep_merge(data, patch)
         source = f"--set {item}"
     return _build(RunConfig, data, source, "")
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``--set`` strings -> one nested mapping, to lay over a config's YAML data.
+
+    Each item is ``"section.key=value"`` (any depth); the value is parsed as YAML. Shared by
+    the run command line, the training and fine-tuning jobs and the benchmarks.
+
+    >>> parse_overrides(["tiling.max_tiles=32", "output.formats=[parquet, zarr]", "ray.address=null"])
+    {'tiling': {'max_tiles': 32}, 'output': {'formats': ['parquet', 'zarr']}, 'ray': {'address': None}}
+
+    Raises :class:`~rayrot.errors.ConfigError` naming the item when it is not ``key=value``
+    or its value is not YAML.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected section.key=value")
+        dotted, raw = item.split("=", 1)
+        keys = [k for k in dotted.strip().split(".")]
+        if not all(keys):
+            raise ConfigError(f"--set {item!r}: expected section.key=value")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: value is not valid YAML: {exc}") from exc
+        patch: Any = value
+        for k in reversed(keys):
+            patch = {k: patch}
+        out = _deep_merge(out, patch)
+    return out
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -340,7 +382,8 @@ def _coerce(tp, value, source: str, dotted: str):
             raise ConfigError(f"{source}: {dotted!r} must be a mapping, got {value!r}")
         return {str(k): _coerce(args[1], v, source, f"{dotted}.{k}") for k, v in value.items()}
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
+        # an optional setting: null (or false, for one that is not a bool) turns it off
+        if type(None) in args and (value is None or (value is False and bool not in args)):
             return None
         inner = [a for a in args if a is not type(None)]
         return _coerce(inner[0], value, source, dotted)

@@ -1,7 +1,7 @@
 """What rayrot answers for one image.
 
-``DetectionResult`` is the record the pipeline hands to the writers and to the user
-(``rayrot.detect(path)``). Conversion to Arrow rows happens in :mod:`rayrot.writers`.
+``DetectionResult`` is the record the engine hands to the output package and to the user
+(``rayrot.detect(path)``). Conversion to Arrow rows happens in :mod:`rayrot.output`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ class DetectionResult:
     level : int
         Pyramid level the tiles were read from (0 = full resolution).
     scale : float
-        Level-0 pixels per pixel of the scale tiles were scored at.
+        Pixels of pyramid level ``level`` per pixel of the scale tiles were scored at (plan
+        pixels); level-0 pixels per plan pixel are ``scale`` times that level's downsample.
     angle : int or None
         Clockwise rotation in degrees, one of 0/90/180/270, that makes the input upright;
         None when undetermined.
@@ -39,7 +40,7 @@ class DetectionResult:
     skew_confidence : float
         0..1.
     tiles : pyarrow.Table or None
-        One row per scored tile (see ``rayrot.writers.TILES_SCHEMA``).
+        One row per scored tile (see ``rayrot.output.TILES_SCHEMA``).
     tiles_scored, tiles_skipped, tiles_abstained : int
         Tiles the model scored; tiles dropped as background, over the cap or left unscored after
         the early stop; scored tiles below the confidence floor.
@@ -83,11 +84,13 @@ class DetectionResult:
         """Clockwise degrees that make the input upright and straight (``angle + skew_deg``)."""
         return float((self.angle or 0) + self.skew_deg)
 
-    def plot(self, ax=None, thumbnail_px: int = 768):
-        """Draw the thumbnail with each tile's vote coloured on it (matplotlib); returns the axes."""
-        from .plot import plot_result
+    def plot(self, source, ax=None, thumbnail_px: int = 768):
+        """Draw the image's thumbnail with each tile's vote coloured on it (matplotlib); returns
+        the axes. ``source``: the thumbnail ((h, w, 3) uint8), or the open reader
+        (``rayrot.open_slide(path, cfg.source)``)."""
+        from .output.overlay import plot_result
 
-        return plot_result(self, ax=ax, thumbnail_px=thumbnail_px)
+        return plot_result(self, source, ax=ax, thumbnail_px=thumbnail_px)
 
     def __repr__(self) -> str:
         if self.error:

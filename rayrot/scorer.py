@@ -2,7 +2,7 @@
 
 ``TileScorer(cfg)`` loads the model once; calling it on a batch of tile *coordinates*
 reads those tiles itself (each process opens the image through
-:func:`rayrot.source.open_slide`: pixels never travel between processes) and returns
+:func:`rayrot.io.open_slide`: pixels never travel between processes) and returns
 their class probabilities::
 
     scorer = TileScorer(cfg)
@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image
 
 from .config import RunConfig
-from .preprocess import PAD_VALUE, letterbox, pad_to_square, resize_square
-from .source import Slide, open_slide
+from .model.preprocess import PAD_VALUE, letterbox, pad_to_square, resize_square
+from .io import Slide, open_slide
 
 __all__ = ["TileScorer", "read_tile"]
 
@@ -87,10 +87,13 @@ class TileScorer:
     Parameters
     ----------
     cfg : RunConfig
-        Uses ``cfg.model`` (which weights, rotation TTA), ``cfg.scorer`` (threads, FP16),
+        Uses ``cfg.model`` (which weights, rotation TTA), ``cfg.scorer`` (FP16),
         ``cfg.source`` (how to open images) and ``cfg.tiling.tile_px``.
     device : str, optional
         ``"cuda"`` when torch sees a GPU, else ``"cpu"``.
+
+    It leaves the process's settings alone (torch's thread count among them): the worker
+    that holds it sets those (:func:`rayrot.engine.scheduler.configure_worker`).
     """
 
     def __init__(self, cfg: RunConfig, device: str | None = None):
@@ -102,8 +105,6 @@ class TileScorer:
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
-        if device == "cpu":
-            torch.set_num_threads(cfg.scorer.torch_threads)
         self.fp16 = device.startswith("cuda") and cfg.scorer.fp16_on_cuda
         # BatchNorm folded into the convolutions: same outputs, faster (inference only).
         self.module, self.card = load_model(cfg.model.name, device=device, fuse=True)
@@ -113,13 +114,18 @@ class TileScorer:
         LOGGER.info("TileScorer: %s v%s on %s%s", self.card.name, self.card.version, device,
                     " (fp16)" if self.fp16 else "")
 
-    def score_pixels(self, tiles: np.ndarray) -> np.ndarray:
-        """``(B, S, S, 3)`` uint8 tiles -> ``(B, 4)`` float32 probabilities."""
+    def score_pixels(self, tiles: np.ndarray, rotation_tta: bool | None = None) -> np.ndarray:
+        """``(B, S, S, 3)`` uint8 tiles -> ``(B, 4)`` float32 probabilities.
+
+        ``rotation_tta``: average over the four turns; None = ``model.rotation_tta``.
+        """
         from .model import predict_proba
 
+        if rotation_tta is None:
+            rotation_tta = self.cfg.model.rotation_tta
         if tiles.shape[1] != self.card.input_px:
             tiles = np.stack([resize_square(t, self.card.input_px) for t in tiles])
-        return predict_proba(self.module, self.card, tiles, rotation_tta=self.cfg.model.rotation_tta,
+        return predict_proba(self.module, self.card, tiles, rotation_tta=rotation_tta,
                              device=self.device, fp16=self.fp16)
 
     def read_batch(self, batch: dict[str, np.ndarray]) -> np.ndarray:
@@ -134,9 +140,15 @@ class TileScorer:
         return out
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Score one batch; returns the batch's columns plus ``probs`` (B, 4) float32."""
-        probs = self.score_pixels(self.read_batch(batch)) if len(batch["x"]) else \
-            np.zeros((0, 4), np.float32)
+        """Score one batch; returns the batch's columns plus ``probs`` (B, 4) float32.
+
+        An optional ``rotation_tta`` bool column (one value for the whole batch) overrides
+        ``model.rotation_tta`` for it.
+        """
+        if not len(batch["x"]):
+            return {**batch, "probs": np.zeros((0, 4), np.float32)}
+        tta = bool(batch["rotation_tta"][0]) if "rotation_tta" in batch else None
+        probs = self.score_pixels(self.read_batch(batch), rotation_tta=tta)
         return {**batch, "probs": probs}
 
     @property

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import VoteConfig
-from .preprocess import ANGLES
+from .model.preprocess import ANGLES
 
 __all__ = ["OrientationVote", "tile_vote_weights", "vote", "is_decided"]
 

@@ -1,5 +1,5 @@
-"""Shared fixtures: real images from ../shared/data/dev, a config tuned for quick tests,
-and one Ray instance per test session."""
+"""Shared fixtures: real images (shipped in tests/data/images, and the larger dev set when it is
+beside the checkout), the default config, and one Ray instance per test session."""
 
 from __future__ import annotations
 
@@ -14,16 +14,31 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 DEV = Path(os.environ.get("RAYROT_DEV_DATA", REPO.parent / "shared" / "data" / "dev"))
+SHIPPED = REPO / "tests" / "data" / "images"
+
+
+def has_dev_data() -> bool:
+    return (DEV / "manifest.csv").exists()
+
+
+def _listed(root: Path, category: str | None) -> list[Path]:
+    with open(root / "manifest.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    return [root / r["file"] for r in rows if category is None or r["category"] == category]
+
+
+def shipped_images(category: str | None = None) -> list[Path]:
+    """Paths of the real images shipped in tests/data/images (manifest order), optionally of
+    one category (documents, maps, photos)."""
+    return _listed(SHIPPED, category)
 
 
 def dev_images(category: str | None = None) -> list[Path]:
-    """Paths of the dev images (manifest order), optionally of one category."""
-    manifest = DEV / "manifest.csv"
-    if not manifest.exists():
-        pytest.skip(f"dev data not found at {DEV}")
-    with open(manifest) as fh:
-        rows = list(csv.DictReader(fh))
-    return [DEV / r["file"] for r in rows if category is None or r["category"] == category]
+    """Paths of the dev images (manifest order), optionally of one category; the shipped images
+    when the dev set is not beside the checkout."""
+    if not has_dev_data():
+        return shipped_images(category)
+    return _listed(DEV, category)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from PIL import Image
 
 from conftest import REPO, read_rgb
 
-RUN = [sys.executable, str(REPO / "rayrot" / "run.py")]
+RUN = [sys.executable, "-m", "rayrot"]
 
 
 def _png_claiming(path: Path, w: int, h: int) -> None:
@@ -133,6 +133,16 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_version_from_package_metadata():
+    from importlib.metadata import version
+
+    proc = subprocess.run(RUN + ["--version"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"rayrot {version('rayrot')}"
+    import rayrot
+
+    assert rayrot.__version__ == version("rayrot")
 
 
 @pytest.mark.slow

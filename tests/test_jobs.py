@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +11,14 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import dev_images
 from rayrot.model import load_model, predict_proba
-from rayrot.preprocess import letterbox, rotate_by_class
+from rayrot.model.preprocess import letterbox, rotate_by_class
 
 torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "train_tiny"
-DEV = REPO.parent / "shared" / "data" / "dev"
-sys.path.insert(0, str(REPO / "tests"))
 
 
 def _job(name: str):
@@ -123,11 +121,9 @@ def test_export_onnx_agrees_with_torch(tmp_path, base_model):
     out = tmp_path / "m.onnx"
     _job("export_onnx").main(["--model", spec, "--out", str(out)])
     model, card = load_model(spec)
-    files = [p for c in ("photos", "documents", "maps") for p in sorted((DEV / c).glob("*"))[:2]]
-    if not files:  # evaluation images only; fall back to the tiny training images
-        files = _tiny_images()
+    files = [p for c in ("photos", "documents", "maps") for p in dev_images(c)[:2]]
     tiles = np.stack([letterbox(np.asarray(Image.open(f).convert("RGB")), 224) for f in files])
-    from rayrot.preprocess import to_model_input
+    from rayrot.model.preprocess import to_model_input
 
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     got = sess.run(["proba"], {"input": to_model_input(tiles, card.mean, card.std)})[0]

@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import dev_images
 from rayrot.errors import ModelError
 from rayrot.model import (ModelCard, create_model, default_card, list_models, load_model,
                           predict_proba, save_model, WEIGHTS_DIR)
-from rayrot.preprocess import ANGLES, letterbox, rotate_by_class
+from rayrot.model.preprocess import ANGLES, letterbox, rotate_by_class
 
 torch.set_num_threads(1)
 
-DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
 
 
 def _real_tiles(n: int = 2) -> np.ndarray:
-    """A few real images (evaluation use only), letterboxed to 224."""
+    """A few real images (a photo and a page), letterboxed to 224."""
     from PIL import Image
 
-    files = sorted((DEV / "photos").glob("*"))[:1] + sorted((DEV / "documents").glob("*"))[:1]
-    if len(files) < n:
-        pytest.skip(f"dev images not found under {DEV}")
+    files = dev_images("photos")[:1] + dev_images("documents")[:1]
     return np.stack([letterbox(np.asarray(Image.open(f).convert("RGB")), 224) for f in files[:n]])
 
 
@@ -184,7 +181,7 @@ def test_shipped_weights_load_and_are_rotation_aware():
 
 def test_normalisation_is_to_model_input_bit_for_bit():
     from rayrot.model import _normalize
-    from rayrot.preprocess import to_model_input
+    from rayrot.model.preprocess import to_model_input
 
     x = np.random.default_rng(0).integers(0, 256, (3, 17, 23, 3), dtype=np.uint8)
     card = default_card("orient_cnn_small")

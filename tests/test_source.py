@@ -8,7 +8,7 @@ from PIL import Image
 from conftest import read_rgb
 from images import write_pyramid_tiff, write_svs
 from rayrot.errors import SlideReadError
-from rayrot.source import Slide, clear_slide_cache, luma, open_slide
+from rayrot.io import Slide, clear_slide_cache, luma, open_slide
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_formats_normalise_to_rgb8(tmp_path, cfg, photo):
                            ("float.tif", photo, 0.6), ("grey.png", np.dstack([grey] * 3), 0),
                            ("cmyk.jpg", photo, 40)]:
         s = Slide.from_file(tmp_path / name, cfg.source)
-        px = s.read_region(0, 0, 0, s.width, s.height)
+        px = s.read_level_region(0, 0, 0, s.width, s.height)
         assert px.dtype == np.uint8 and px.shape == photo.shape, name
         assert _close(px, ref, tol), name
 
@@ -45,7 +45,7 @@ def test_alpha_is_composited_on_white(tmp_path, cfg, photo):
     rgba = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])
     rgba[:40, :40, 3] = 0
     Image.fromarray(rgba).save(tmp_path / "rgba.png")
-    px = Slide.from_file(tmp_path / "rgba.png", cfg.source).read_region(0, 0, 0, 60, 60)
+    px = Slide.from_file(tmp_path / "rgba.png", cfg.source).read_level_region(0, 0, 0, 60, 60)
     assert (px[:40, :40] == 255).all()
     assert (px[45:, 45:] == photo[45:60, 45:60]).all()
 
@@ -58,7 +58,7 @@ def test_exif_orientation_is_applied(tmp_path, cfg, photo):
     Image.fromarray(stored).save(tmp_path / "exif.jpg", exif=exif, quality=95)
     s = Slide.from_file(tmp_path / "exif.jpg", cfg.source)
     assert (s.width, s.height) == (photo.shape[1], photo.shape[0])
-    assert _close(s.read_region(0, 0, 0, s.width, s.height), photo, 4)
+    assert _close(s.read_level_region(0, 0, 0, s.width, s.height), photo, 4)
 
 
 def test_pyramid_levels_and_regions(tmp_path, cfg, photo):
@@ -71,7 +71,7 @@ def test_pyramid_levels_and_regions(tmp_path, cfg, photo):
     assert [lv.downsample for lv in s.levels[:3]] == pytest.approx([1, 2, 4], rel=0.01)
     # A region at level 2 (4x down) looks like the original photo's pixels.
     lv = s.levels[2]
-    region = s.read_region(2, 0, 0, lv.width, lv.height)
+    region = s.read_level_region(2, 0, 0, lv.width, lv.height)
     assert _close(region, photo[:lv.height, :lv.width], 8)
     thumb = s.thumbnail(200)
     assert max(thumb.shape[:2]) == 200
@@ -82,9 +82,9 @@ def test_pyramid_levels_and_regions(tmp_path, cfg, photo):
     assert grey.shape == (200, 300) and diff.mean() < 0.3 and (diff <= 1).mean() > 0.99
     # Quarter turns while reading (the writers' 90-degree path) are exact, small or large.
     for w, h in ((70, 45), (1500, 1450)):
-        plain = s.read_region(0, 33, 17, w, h)
+        plain = s.read_level_region(0, 33, 17, w, h)
         for k in (1, 2, 3):
-            np.testing.assert_array_equal(s.read_region(0, 33, 17, w, h, turn=k),
+            np.testing.assert_array_equal(s.read_level_region(0, 33, 17, w, h, turn=k),
                                           np.rot90(plain, -k))
 
 
@@ -95,10 +95,10 @@ def test_svs_opens_through_openslide(tmp_path, cfg, photo):
     s = Slide.from_file(path, cfg.source)
     assert s.backend == "openslide" and s.properties["vendor"] == "aperio"
     assert (s.width, s.height) == (1536, 1024) and len(s.levels) == 2
-    assert _close(s.read_region(1, 100, 50, 64, 64), half[50:114, 100:164], 6)
-    assert _close(s.read_region(0, 100, 50, 64, 64), base[50:114, 100:164], 6)
-    np.testing.assert_array_equal(s.read_region(0, 100, 50, 64, 40, turn=3),
-                                  np.rot90(s.read_region(0, 100, 50, 64, 40), -3))
+    assert _close(s.read_level_region(1, 100, 50, 64, 64), half[50:114, 100:164], 6)
+    assert _close(s.read_level_region(0, 100, 50, 64, 64), base[50:114, 100:164], 6)
+    np.testing.assert_array_equal(s.read_level_region(0, 100, 50, 64, 40, turn=3),
+                                  np.rot90(s.read_level_region(0, 100, 50, 64, 40), -3))
 
 
 @pytest.mark.parametrize("make, words", [
@@ -119,7 +119,7 @@ def test_truncated_jpeg_fails_on_read(tmp_path, cfg, photo):
     (tmp_path / "t.jpg").write_bytes(data[: len(data) // 3])
     with pytest.raises(SlideReadError, match="t.jpg"):
         s = Slide.from_file(tmp_path / "t.jpg", cfg.source)
-        s.read_region(0, 0, s.height - 10, s.width, 10)
+        s.read_level_region(0, 0, s.height - 10, s.width, 10)
 
 
 def test_header_claiming_too_many_pixels(tmp_path, cfg):
@@ -151,21 +151,22 @@ def test_open_slide_caches_per_process(tmp_path, cfg, photo):
     again = open_slide(tmp_path / "c.png", cfg.source)
     assert again is not first
     # ... and can read it again when asked, with libvips' operation cache back at its size.
-    np.testing.assert_array_equal(again.read_region(0, 0, 0, 8, 8), photo[:8, :8])
+    np.testing.assert_array_equal(again.read_level_region(0, 0, 0, 8, 8), photo[:8, :8])
     assert pyvips.cache_get_max() > 0
 
 
 def test_scaled_tiles_of_an_ordinary_image_come_from_one_resize(tmp_path, cfg, photo, monkeypatch):
-    """Once the tiles asked of an ordinary image add up to a quarter of it, it is decoded and
-    shrunk once and the rest are crops of that; a few tiles alone are shrunk one by one.
-    Either way a tile looks like the tile shrunk on its own (the gigapixel path)."""
+    """Every scaled tile of an ordinary image is cut from one resize of the whole image, so the
+    same call gives the same pixels whatever was read before; a tile looks like the tile
+    shrunk on its own (the gigapixel path) but for its own edge."""
+    photo = np.asarray(Image.fromarray(photo).resize((800, 533), Image.LANCZOS))  # sizes below
     big = np.asarray(Image.fromarray(photo).resize((photo.shape[1] * 3, photo.shape[0] * 3),
                                                    Image.BICUBIC))
     path = tmp_path / "big.png"
     Image.fromarray(big).save(path)
     reads = []
-    real = Slide.read_region
-    monkeypatch.setattr(Slide, "read_region",
+    real = Slide.read_level_region
+    monkeypatch.setattr(Slide, "read_level_region",
                         lambda self, *a, **k: reads.append(a) or real(self, *a, **k))
     scale, n = 2.5, 224
     s = Slide.from_file(path, cfg.source)
@@ -173,18 +174,18 @@ def test_scaled_tiles_of_an_ordinary_image_come_from_one_resize(tmp_path, cfg, p
     where = [(x, y) for y in (0, 200, 400) for x in (0, 224, 448, 672)]
     tiles = [s.read_scaled(0, scale, x, y, n, n) for x, y in where]
     whole = (0, 0, s.width, s.height)
-    # 960 x 639 scaled: three tiles are under a quarter of it, the fourth is not
-    assert [r[1:] for r in reads].count(whole) == 1 and len(reads) == 4
+    assert [r[1:] for r in reads] == [whole]  # one decode and one resize for all of them
     for (x, y), tile in zip(where, tiles):
         x0, y0, m = round(x * scale), round(y * scale), round(n * scale)
         alone = np.asarray(Image.fromarray(big[y0:y0 + m, x0:x0 + m]).resize((n, n), Image.LANCZOS))
         assert tile.shape == (n, n, 3) and _close(tile, alone, 0.1)
-        grey = s.read_scaled(0, scale, x, y, n, n, grey=True)  # from the one resize by now
-        np.testing.assert_array_equal(grey[5:-5, 5:-5], luma(tile)[5:-5, 5:-5])
+        # grey: the luma resized (a third of the work), within rounding of the tile's luma
+        grey = s.read_scaled(0, scale, x, y, n, n, grey=True)
+        diff = np.abs(grey[5:-5, 5:-5].astype(int) - luma(tile)[5:-5, 5:-5].astype(int))
+        assert diff.max() <= 2
         # the same pixel grid: only the tile's own edge (where a lone resize clamps) differs
         np.testing.assert_array_equal(tile[5:-5, 5:-5], alone[5:-5, 5:-5])
-    reads.clear()
-    few = Slide.from_file(path, cfg.source)
-    for x, y in where[:3]:
-        few.read_scaled(0, scale, x, y, n, n)
-    assert len(reads) == 3 and whole not in [r[1:] for r in reads]
+    # a fresh reader asked in another order gives the same pixels
+    fresh = Slide.from_file(path, cfg.source)
+    for (x, y), tile in reversed(list(zip(where[:3], tiles[:3]))):
+        np.testing.assert_array_equal(fresh.read_scaled(0, scale, x, y, n, n), tile)

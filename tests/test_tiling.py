@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rayrot.tiling import (background_mask, choose_scale, content_share, grid_boxes, plan_tiles,
+from rayrot.plan import (background_mask, choose_scale, content_share, grid_boxes, plan_tiles,
                            spread_sample)
 
 

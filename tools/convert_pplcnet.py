@@ -201,7 +201,7 @@ def check(onnx_path: str | Path, net, images: list[str]) -> float:
     import torch
 
     from rayrot.model import IMAGENET_MEAN, IMAGENET_STD
-    from rayrot.preprocess import resize_square, rotate_by_class
+    from rayrot.model.preprocess import resize_square, rotate_by_class
     from PIL import Image
 
     tiles = []

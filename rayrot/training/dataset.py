@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter, ImageOps
 
-from ..preprocess import ANGLES, letterbox, pad_to_square, resize_square, rotate_by_class
+from ..model.preprocess import ANGLES, letterbox, pad_to_square, resize_square, rotate_by_class
 from .config import AugConfig, DataConfig
 from .render_cache import RenderCache, as_rgb
 

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ..model import load_model, predict_proba
-from ..preprocess import letterbox, resize_square, rotate_by_class
+from ..model.preprocess import letterbox, resize_square, rotate_by_class
 from .dataset import IMAGE_SUFFIXES, load_image
 
 __all__ = ["evaluate_folder", "crops_of", "format_table"]

@@ -31,7 +31,7 @@ import torch.nn as nn
 
 from ..errors import ConfigError
 from ..model import load_model, save_model
-from ..preprocess import ANGLES, letterbox, rotate_by_class
+from ..model.preprocess import ANGLES, letterbox, rotate_by_class
 from ..config import build_config
 from .config import AugConfig, load_train_config
 from .dataset import IMAGE_SUFFIXES, _held_out, augment, load_image, make_view, worker_init_fn

@@ -1,0 +1,1 @@
+"""The runtime configurations: default.yaml (every default) and the presets laid over it."""

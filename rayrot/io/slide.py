@@ -1,0 +1,517 @@
+"""Lazy access to one input image, whatever its format and size.
+
+``Slide.from_file(path, cfg)`` reads only the header (and, for pyramids, the headers of
+the levels); no pixel is decoded until a region is asked for. Every pixel that leaves
+this module is 8-bit sRGB with three bands: CMYK, greyscale, palette, 16-bit and float
+inputs are converted, alpha is composited on white, and the EXIF orientation of an
+ordinary photo is applied, so level 0 is the image as a viewer shows it.
+
+Two backends sit behind the one class:
+
+======== ===================================================================
+vips     anything libvips reads: JPEG, PNG, WebP, TIFF/BigTIFF, pyramidal TIFF
+         (pages or sub-IFDs), HEIF ...
+openslide slide formats (.svs, .ndpi, .mrxs ...), through openslide-python
+======== ===================================================================
+
+pyvips images do not pickle, so processes never send a ``Slide`` to each other: they
+send the path and call :func:`open_slide`, which keeps a few open slides per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..config import SourceConfig
+from ..errors import SlideReadError
+
+__all__ = ["Level", "Slide", "luma", "open_slide", "clear_slide_cache", "set_worker_concurrency"]
+
+LOGGER = logging.getLogger(__name__)
+
+# Smallest side, in pixels, of an image rayrot will look at; smaller ones are undetermined.
+# (A constant of the format, not a tuning knob: below this there is no content to orient.)
+MIN_SIDE_PX = 8
+# Larger reads go through crop + write_to_memory: a pyvips Region serves small reads best
+# (no pipeline set up per call), but one fetch of a 4096-px square of a JPEG-tiled TIFF runs
+# about 2x slower than libvips' own tiled sink (benchmarks/write_profile.py).
+_REGION_FETCH_MAX_PX = 1 << 21
+
+# Scales at which libvips' JPEG loader decodes directly (DCT scaling).
+_JPEG_SHRINKS = (2, 4, 8)
+
+
+@dataclass(frozen=True)
+class Level:
+    """One pyramid level."""
+
+    index: int  # 0 = full resolution
+    width: int  # pixels at this level
+    height: int
+    downsample: float  # level-0 pixels per pixel of this level
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma of ``(h, w, 3)`` uint8 pixels, ``(h, w)`` uint8 (truncated)."""
+    return (rgb @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
+
+
+class Slide:
+    """A lazily read image. Use :meth:`from_file` (or :func:`open_slide`) to make one."""
+
+    def __init__(self, path: str, backend: str, levels: tuple[Level, ...], cfg: SourceConfig,
+                 handles: list, is_pyramid: bool, properties: dict):
+        self.path = path
+        self.backend = backend
+        self.levels = levels
+        self.is_pyramid = is_pyramid
+        self.properties = properties  # format-specific metadata (mpp, vendor ...)
+        self._cfg = cfg
+        self._handles = handles  # pyvips.Image per level, or [openslide.OpenSlide]
+        self._regions: dict[int, object] = {}
+        self._scaled: dict[tuple[int, float, bool], np.ndarray] = {}  # ordinary images: _scaled_level
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, cfg: SourceConfig) -> "Slide":
+        """Open ``path``, reading only headers.
+
+        Raises
+        ------
+        SlideReadError
+            When the file is missing, empty, of an unknown format, larger than
+            ``cfg.max_pixels``, or its header is damaged. The message names the file.
+        """
+        path = str(path)
+        p = Path(path)
+        if not p.exists():
+            raise SlideReadError(f"{path}: no such file")
+        if p.is_dir():
+            raise SlideReadError(f"{path}: is a folder, not an image")
+        try:
+            size = p.stat().st_size
+        except OSError as exc:
+            raise SlideReadError(f"{path}: cannot stat: {exc.strerror}") from exc
+        if size == 0:
+            raise SlideReadError(f"{path}: empty file (0 bytes)")
+        if not os.access(path, os.R_OK):
+            raise SlideReadError(f"{path}: not readable (permission denied)")
+        if p.suffix.lower() in cfg.openslide_suffixes or _openslide_vendor(path):
+            slide = _open_openslide(path, cfg)
+        else:
+            slide = _open_vips(path, cfg)
+        if slide.width * slide.height > cfg.max_pixels:
+            raise SlideReadError(
+                f"{path}: header claims {slide.width}x{slide.height} pixels, more than "
+                f"source.max_pixels={cfg.max_pixels}")
+        return slide
+
+    @classmethod
+    def from_array(cls, pixels: np.ndarray, cfg: SourceConfig, name: str = "<array>") -> "Slide":
+        """An image held in memory as a one-level Slide, read by the same rules as a file.
+
+        Parameters
+        ----------
+        pixels : (H, W) or (H, W, 3) uint8 ndarray
+            Grey or RGB; the Slide keeps a reference to it.
+        name : str
+            What messages and the tiles table call it.
+        """
+        import pyvips
+
+        arr = np.ascontiguousarray(pixels)
+        if arr.dtype != np.uint8 or arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] != 3):
+            raise SlideReadError(f"{name}: expected an (H, W) or (H, W, 3) uint8 array, "
+                                 f"got {arr.dtype} {arr.shape}")
+        img = pyvips.Image.new_from_array(arr)
+        img = _normalise(img.copy(interpretation="b-w" if arr.ndim == 2 else "srgb"))
+        levels = (Level(0, img.width, img.height, 1.0),)
+        return cls(name, "vips", levels, cfg, [img], False, {"loader": "array"})
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def width(self) -> int:
+        return self.levels[0].width
+
+    @property
+    def height(self) -> int:
+        return self.levels[0].height
+
+    @property
+    def is_gigapixel(self) -> bool:
+        """A pyramid, or a single level over ``source.ordinary_max_pixels``: read at a chosen
+        scale rather than given the ordinary-image resize."""
+        return self.is_pyramid or self.width * self.height > self._cfg.ordinary_max_pixels
+
+    @property
+    def too_small(self) -> bool:
+        """True when the image has too few pixels to say anything about its orientation."""
+        return min(self.width, self.height) < MIN_SIDE_PX
+
+    # ------------------------------------------------------------------ pixels
+    def read_level_region(self, level: int, x: int, y: int, w: int, h: int, *,
+                          turn: int = 0) -> np.ndarray:
+        """Decode one rectangle of one level, in that level's own pixels.
+
+        (Not OpenSlide's ``read_region``, which takes a level-0 location: hence the name.)
+
+        Parameters
+        ----------
+        level : int
+            Index into :attr:`levels`.
+        x, y, w, h : int
+            The rectangle, in pixels of that level, origin top left. It must lie inside the level.
+        turn : int, optional
+            Quarter turns clockwise applied to the rectangle as it is read (libvips turns it
+            tile by tile, in cache, 3x cheaper than a numpy copy of the turned array).
+
+        Returns
+        -------
+        rgb : (h, w, 3) uint8 ndarray
+            ``(w, h, 3)`` for an odd ``turn``.
+        """
+        lv = self._checked_level(level, x, y, w, h)
+        try:
+            turn %= 4
+            if self.backend == "openslide":
+                rgb = self._read_openslide(lv, x, y, w, h)
+                return np.ascontiguousarray(np.rot90(rgb, -turn)) if turn else rgb
+            if turn or w * h > _REGION_FETCH_MAX_PX:
+                image = self._handles[level].crop(x, y, w, h)
+                if turn:
+                    image = image.rot(f"d{90 * turn}")
+                buf = image.write_to_memory()
+                return np.frombuffer(buf, np.uint8).reshape(image.height, image.width, 3)
+            region = self._regions.get(level)
+            if region is None:
+                import pyvips
+
+                region = self._regions[level] = pyvips.Region.new(self._handles[level])
+            buf = region.fetch(x, y, w, h)
+            return np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+        except SlideReadError:
+            raise
+        except Exception as exc:  # pyvips.Error, openslide errors, MemoryError ...
+            raise self.region_error(level, x, y, w, h, exc) from exc
+
+    def region_error(self, level: int, x: int, y: int, w: int, h: int,
+                     exc: BaseException) -> SlideReadError:
+        """The one-line error for a rectangle that failed to decode (also raised by callers
+        that decode a lazy :meth:`region_image` themselves)."""
+        return SlideReadError(f"{self.path}: cannot read region x={x} y={y} w={w} h={h} "
+                              f"(level {level}): {_one_line(exc)}")
+
+    def _checked_level(self, level: int, x: int, y: int, w: int, h: int) -> Level:
+        """The level, once the rectangle is known to lie inside it."""
+        lv = self.levels[level]
+        if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > lv.width or y + h > lv.height:
+            raise SlideReadError(f"{self.path}: region x={x} y={y} w={w} h={h} lies outside "
+                                 f"level {level} ({lv.width}x{lv.height})")
+        return lv
+
+    def region_image(self, level: int, x: int, y: int, w: int, h: int):
+        """One rectangle of one level as a ``pyvips.Image`` (3-band uchar sRGB) for libvips
+        operations to take further (the writers' bicubic rotation).
+
+        On the libvips backend it is lazy: only the source tiles a later operation asks for
+        are decoded, and no copy of the rectangle is ever held whole; a decode error then
+        comes from that operation (wrap it with :meth:`region_error`). OpenSlide formats are
+        decoded with :meth:`read_level_region` and wrapped.
+        """
+        self._checked_level(level, x, y, w, h)
+        import pyvips
+
+        if self.backend == "openslide":
+            rgb = self.read_level_region(level, x, y, w, h)
+            return pyvips.Image.new_from_array(rgb).copy(interpretation="srgb")
+        return self._handles[level].crop(x, y, w, h)
+
+    def read_scaled(self, level: int, scale: float, x: int, y: int, w: int, h: int, *,
+                    grey: bool = False) -> np.ndarray:
+        """Read a rectangle given in a space ``scale`` times coarser than ``level``.
+
+        ``(x, y, w, h)`` are pixels of the scaled space (level pixels divided by ``scale``);
+        the level region under them is decoded and shrunk to ``(h, w, 3)``, or with ``grey``
+        to ``(h, w)`` luma (:func:`luma`), taken before the shrink: a third of the resampling
+        (the skew estimator reads only grey).
+        """
+        cut = self._scaled_cut(level, scale, x, y, w, h, grey)
+        if cut is not None:
+            return cut
+        # shrink this rectangle alone
+        lv = self.levels[level]
+        x0, y0 = int(round(x * scale)), int(round(y * scale))
+        x1 = min(lv.width, int(round((x + w) * scale)))
+        y1 = min(lv.height, int(round((y + h) * scale)))
+        pixels = self.read_level_region(level, x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+        from PIL import Image
+
+        return np.asarray(Image.fromarray(luma(pixels) if grey else pixels)
+                          .resize((w, h), Image.LANCZOS))
+
+    def _scaled_cut(self, level: int, scale: float, x: int, y: int, w: int, h: int,
+                    grey: bool) -> np.ndarray | None:
+        """The rectangle when no shrink of its own is needed: at scale 1, or cut from an
+        ordinary image's whole shrunk level (:meth:`_scaled_level`); else None."""
+        if abs(scale - 1.0) < 1e-6:
+            rgb = self.read_level_region(level, x, y, w, h)
+            return luma(rgb) if grey else rgb
+        if not self.is_gigapixel:
+            whole = self._scaled_level(level, scale, grey)
+            if x + w <= whole.shape[1] and y + h <= whole.shape[0]:
+                return whole[y:y + h, x:x + w]
+        return None
+
+    def _scaled_level(self, level: int, scale: float, grey: bool = False) -> np.ndarray:
+        """An ordinary image's whole level shrunk ``scale`` times (size ``int(side / scale)``,
+        as tile plans count it), RGB or (``grey``) its luma shrunk, made once and kept with
+        the slide.
+
+        Every scaled tile of an ordinary image is cut from this one resize (the seeds' own
+        way), whatever was read before, so the same call always gives the same pixels; for
+        the default plan's ~20-48 tiles and the skew tiles it also costs less than a resize per
+        tile (a sixth less time on the batch benchmark's images), and tiles get no resampling
+        edge of their own.
+        PIL's LANCZOS; past a 6x shrink, after an exact box reduction to within 3x of the
+        target (``reducing_gap``), which PIL documents as indistinguishable from LANCZOS alone.
+        """
+        key = (level, round(scale, 9), grey)
+        cached = self._scaled.get(key)
+        if cached is None:
+            from PIL import Image
+
+            lv = self.levels[level]
+            size = (max(1, int(lv.width / scale)), max(1, int(lv.height / scale)))
+            rgb = self.read_level_region(level, 0, 0, lv.width, lv.height)
+            if grey:  # luma before the shrink, as a tile read alone: a third of the resampling
+                rgb = luma(rgb)
+            # Plan pixel x is level pixel x * scale, as in a tile read alone.
+            box = (0.0, 0.0, size[0] * scale, size[1] * scale)
+            cached = self._scaled[key] = np.asarray(
+                Image.fromarray(rgb).resize(size, Image.LANCZOS, box=box, reducing_gap=3.0))
+        return cached
+
+    def thumbnail(self, max_px: int) -> np.ndarray:
+        """The whole image shrunk so that its long side is at most ``max_px``.
+
+        Decodes the coarsest level that is still at least ``max_px`` long (or streams a
+        shrink-on-load thumbnail for single-level files), never the full image at once.
+
+        Returns
+        -------
+        rgb : (h, w, 3) uint8 ndarray
+        """
+        long_side = max(self.width, self.height)
+        scale0 = min(1.0, max_px / long_side)
+        tw = max(1, round(self.width * scale0))
+        th = max(1, round(self.height * scale0))
+        try:
+            if self.backend == "openslide":
+                img = self._handles[0].get_thumbnail((tw, th))
+                return _composite_pil(img)
+            import pyvips
+
+            if len(self.levels) == 1 and self.is_gigapixel:
+                # A big single-level file: stream a shrink-on-load thumbnail rather than
+                # decoding the whole image into memory.
+                thumb = pyvips.Image.thumbnail(self.path, max_px, height=max_px, size="down",
+                                               fail_on="truncated")
+                return _to_numpy(_normalise(thumb))
+            # Coarsest level still at least as large as the thumbnail.
+            lv = max((lv for lv in self.levels if max(lv.width, lv.height) >= max(tw, th)),
+                     key=lambda lv: lv.downsample, default=self.levels[0])
+            img = self._handles[lv.index]
+            shrunk = img.resize(tw / lv.width, vscale=th / lv.height, kernel="linear") \
+                if (tw, th) != (lv.width, lv.height) else img
+            return _to_numpy(shrunk)
+        except Exception as exc:
+            raise SlideReadError(f"{self.path}: cannot decode a thumbnail: {_one_line(exc)}") from exc
+
+    def vips_image(self, level: int = 0):
+        """The lazy, normalised ``pyvips.Image`` of one level (vips backend only)."""
+        if self.backend != "vips":
+            raise SlideReadError(f"{self.path}: vips_image() is not available for OpenSlide formats; "
+                                 "use read_level_region()")
+        return self._handles[level]
+
+    def _read_openslide(self, lv: Level, x: int, y: int, w: int, h: int) -> np.ndarray:
+        osr = self._handles[0]
+        # OpenSlide takes the location in level-0 pixels and the size in level pixels.
+        loc = (int(round(x * lv.downsample)), int(round(y * lv.downsample)))
+        return _composite_pil(osr.read_region(loc, lv.index, (w, h)))
+
+    def __repr__(self) -> str:
+        return (f"Slide({self.path!r}, {self.width}x{self.height}, backend={self.backend}, "
+                f"levels={len(self.levels)})")
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(path: str, mtime: float, cfg: SourceConfig) -> Slide:
+    return Slide.from_file(path, cfg)
+
+
+def clear_slide_cache() -> None:
+    """Drop this process's open slides (:func:`open_slide`'s cache) and the decoded pixels
+    libvips keeps for them. A worker that has finished an ordinary image calls this: the image
+    will not be read again, and its buffers would otherwise pile up over a long batch."""
+    import pyvips
+
+    _cached.cache_clear()
+    # libvips' operation cache holds recent results (decoded images among them)
+    max_ops = pyvips.cache_get_max()
+    pyvips.cache_set_max(0)
+    pyvips.cache_set_max(max_ops)
+
+
+def set_worker_concurrency(threads: int) -> None:
+    """libvips' thread count for this whole process. For worker processes rayrot owns (scoring
+    actors, write tasks): a library call never changes it in the caller's process."""
+    import pyvips
+
+    pyvips.concurrency_set(threads)
+
+
+def open_slide(path: str | os.PathLike, cfg: SourceConfig) -> Slide:
+    """:meth:`Slide.from_file`, cached per process (actors and tasks call this with a path)."""
+    path = str(path)
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        mtime = -1.0
+    return _cached(path, mtime, cfg)
+
+
+# ---------------------------------------------------------------------- vips backend
+
+def _open_vips(path: str, cfg: SourceConfig) -> Slide:
+    import pyvips
+
+    try:
+        # revalidate: a file rewritten since libvips last opened it must not come from its cache.
+        first = pyvips.Image.new_from_file(path, access="random", fail_on="truncated",
+                                           revalidate=True)
+    except pyvips.Error as exc:
+        raise SlideReadError(f"{path}: not an image libvips or OpenSlide can read: "
+                             f"{_one_line(exc)}") from exc
+    loader = first.get("vips-loader") if "vips-loader" in first.get_fields() else ""
+    fields = first.get_fields()
+    pages = first.get("n-pages") if "n-pages" in fields else 1
+    subifds = first.get("n-subifds") if "n-subifds" in fields else 0
+    handles = [first]
+    properties = {"loader": loader}
+    # A pyramid is either a run of pages, each smaller than the one before
+    # (libvips' tiffsave pyramid=True), or sub-IFDs under page 0 (OME-TIFF style).
+    if loader.startswith("tiff") and subifds:
+        for i in range(subifds):
+            handles.append(pyvips.Image.new_from_file(path, access="random", subifd=i,
+                                                      fail_on="truncated"))
+    elif loader.startswith("tiff") and pages > 1:
+        for i in range(1, pages):
+            img = pyvips.Image.new_from_file(path, access="random", page=i, fail_on="truncated")
+            prev = handles[-1]
+            if img.width >= prev.width or img.height >= prev.height:
+                break  # a multi-page document, not a pyramid: keep page 0 only
+            handles.append(img)
+    is_pyramid = len(handles) > 1
+    if loader.startswith("jpeg"):
+        # JPEG decodes at 1/2, 1/4 and 1/8 scale almost for free (DCT scaling): offer those
+        # as coarser levels, so a big photo is scored without decoding its full resolution.
+        for shrink in _JPEG_SHRINKS:
+            if min(first.width, first.height) // shrink < MIN_SIDE_PX * 8:
+                break
+            handles.append(pyvips.Image.new_from_file(path, access="random", shrink=shrink,
+                                                      fail_on="truncated", revalidate=True))
+    if not is_pyramid and "orientation" in fields:
+        try:
+            handles = [h.autorot() for h in handles]
+        except pyvips.Error as exc:
+            raise SlideReadError(f"{path}: cannot apply EXIF orientation: {_one_line(exc)}") from exc
+    handles = [_normalise(h) for h in handles]
+    w0 = handles[0].width
+    levels = tuple(Level(i, h.width, h.height, w0 / h.width) for i, h in enumerate(handles))
+    return Slide(path, "vips", levels, cfg, handles, is_pyramid, properties)
+
+
+def _normalise(img):
+    """Any band count, format or interpretation -> 3-band uchar sRGB, alpha on white."""
+    interp = img.interpretation
+    if img.format in ("float", "double"):
+        if interp in ("xyz", "lab", "lch", "cmc", "labs", "yxy", "hsv"):
+            img = img.colourspace("srgb")
+        else:
+            # Float pixels (scientific TIFFs, also those libvips labels scRGB) are taken
+            # to hold gamma-encoded 0..1 values.
+            img = (img * 255.0).cast("uchar")
+    if img.hasalpha():
+        # Transparent pixels become white, as on paper.
+        top = 65535 if img.format == "ushort" else 255
+        img = img.flatten(background=[top] * (img.bands - 1), max_alpha=top)
+    if img.interpretation == "cmyk" or (img.format == "ushort" and
+                                        img.interpretation in ("rgb16", "grey16")):
+        img = img.colourspace("srgb")
+    if img.format == "ushort":
+        img = (img >> 8).cast("uchar")
+    elif img.format != "uchar":
+        img = img.cast("uchar")
+    if img.bands < 3:
+        img = img[0].bandjoin([img[0], img[0]])
+    elif img.bands > 3:
+        img = img[0:3]
+    return img.copy(interpretation="srgb")
+
+
+def _to_numpy(img) -> np.ndarray:
+    buf = img.write_to_memory()
+    return np.frombuffer(buf, np.uint8).reshape(img.height, img.width, img.bands)[..., :3].copy()
+
+
+# ---------------------------------------------------------------------- openslide backend
+
+def _openslide_vendor(path: str) -> str | None:
+    """OpenSlide's vendor name for slide formats it recognises beyond plain TIFF, else None."""
+    if not path.lower().endswith((".tif", ".tiff")):
+        return None
+    try:
+        import openslide
+
+        vendor = openslide.OpenSlide.detect_format(path)
+    except Exception:
+        return None
+    # Generic TIFFs read better through libvips; vendor TIFFs (Aperio, Philips ...) need OpenSlide.
+    return vendor if vendor not in (None, "generic-tiff") else None
+
+
+def _open_openslide(path: str, cfg: SourceConfig) -> Slide:
+    try:
+        import openslide
+
+        osr = openslide.OpenSlide(path)
+    except Exception as exc:
+        raise SlideReadError(f"{path}: not a slide OpenSlide can read: {_one_line(exc)}") from exc
+    levels = tuple(Level(i, int(w), int(h), float(d)) for i, ((w, h), d) in
+                   enumerate(zip(osr.level_dimensions, osr.level_downsamples)))
+    props = dict(osr.properties)
+    properties = {"vendor": props.get("openslide.vendor"),
+                  "mpp_x": props.get("openslide.mpp-x"), "mpp_y": props.get("openslide.mpp-y")}
+    return Slide(path, "openslide", levels, cfg, [osr], len(levels) > 1, properties)
+
+
+def _composite_pil(img) -> np.ndarray:
+    """RGBA PIL image (OpenSlide's premultiplied-free output) -> RGB on white."""
+    from PIL import Image
+
+    if img.mode == "RGBA":
+        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, img)
+    return np.asarray(img.convert("RGB"))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().replace("\n", " ")
+    return " ".join(text.split())[:300] or type(exc).__name__

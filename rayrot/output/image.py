@@ -1,0 +1,189 @@
+"""Corrected ordinary images: <name>.corrected.<ext>, .angle.txt and .meta.json."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from ..errors import WriteError
+from .files import _atomic
+from .geometry import _check_angle, _output_size, _vips, _vips_from_array, _vips_rotate
+from .tables import ANGLES
+from .zarr.store import _open_source
+
+__all__ = ["corrected_suffix", "write_corrected_image"]
+
+LOGGER = logging.getLogger(__name__)
+
+
+
+_SUFFIXES = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png", ".tif": "tif", ".tiff": "tif"}
+
+
+def corrected_suffix(path: str | os.PathLike) -> str:
+    """Output extension for ``path``: jpg for .jpg/.jpeg, tif for .tif/.tiff, png otherwise.
+
+    >>> corrected_suffix("scan.JPEG"), corrected_suffix("a.webp")
+    ('jpg', 'png')
+    """
+    return _SUFFIXES.get(Path(path).suffix.lower(), "png")
+
+
+def _format_deg(value: float) -> str:
+    """Degrees as a short decimal: 90 -> "90", 87.4 -> "87.4", -3.25 -> "-3.25"."""
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _as_slide(slide_or_path: Any, source_cfg: Any):
+    if isinstance(slide_or_path, (str, os.PathLike)):
+        if source_cfg is None:
+            from ..config import load_config
+
+            source_cfg = load_config().source
+        return _open_source(str(slide_or_path), source_cfg)
+    return slide_or_path
+
+
+def _load_rgb(slide):
+    """The whole level-0 image as a 3-band uchar sRGB pyvips image (normalised by the source)."""
+    if getattr(slide, "backend", None) == "vips" and hasattr(slide, "vips_image"):
+        return slide.vips_image(0)
+    return _vips_from_array(slide.read_level_region(0, 0, 0, slide.width, slide.height))
+
+
+def _load_with_alpha(path: str, width: int, height: int):
+    """The input with its own alpha, as 4-band uchar sRGB, or None when it has none (or it
+    cannot be matched to the source's normalised image)."""
+    pyvips = _vips()
+    try:
+        image = pyvips.Image.new_from_file(path).autorot()
+        if not image.hasalpha() or (image.width, image.height) != (width, height):
+            return None
+        if image.interpretation != "srgb":
+            image = image.colourspace("srgb")
+        if image.format != "uchar":
+            image = image.cast("uchar")
+        return image if image.bands == 4 else None
+    except pyvips.Error:
+        return None
+
+
+def _correct_vips(image, angle: int, skew: float, fill: str, crop: bool):
+    """Rotate a whole pyvips image clockwise by ``angle + skew`` degrees (exact for skew 0)."""
+    if skew == 0:
+        return image if angle == 0 else image.rot(f"d{angle}")
+    src = (image.width, image.height)
+    out = _output_size(image.width, image.height, angle, skew, crop)
+    return _vips_rotate(image, angle + skew, src, out, (0, 0), (0, 0, *out), fill)
+
+
+def write_corrected_image(slide_or_path: Any, result: Any, out_dir: str | os.PathLike,
+                          out_cfg: Any, *, name: str | None = None,
+                          source_cfg: Any = None) -> dict[str, str]:
+    """Write ``<name>.corrected.<ext>``, ``<name>.angle.txt`` and ``<name>.meta.json``.
+
+    The image is rotated clockwise by ``result.angle + result.skew_deg`` (an undetermined
+    angle counts as 0): pixel-exact for a pure 90-degree multiple, bicubic with the configured
+    fill for a fine skew. JPEG is re-encoded at ``out_cfg.jpeg_quality``; PNG and TIFF are
+    lossless and keep the alpha of RGBA inputs. The three files appear together or not at all.
+
+    Parameters
+    ----------
+    slide_or_path : Slide or str
+        The opened input, or its path (then opened with ``source_cfg``, default config if None).
+    result : DetectionResult
+        Must not be a failed result.
+    out_dir : str or PathLike
+    out_cfg : OutputConfig
+        Uses ``image_max_pixels``, ``jpeg_quality``, ``fill`` and ``skew_crop``.
+    name : str, optional
+        Stem of the three outputs; default the input's file stem.
+    source_cfg : SourceConfig, optional
+
+    Returns
+    -------
+    written : dict
+        ``{"image": path, "angle": path, "meta": path}``; empty when the input has more than
+        ``out_cfg.image_max_pixels`` pixels (nothing is written).
+    """
+    start = time.perf_counter()
+    if getattr(result, "error", None):
+        raise ValueError(f"write_corrected_image: {result.path} failed ({result.error}); "
+                         "nothing to correct")
+    slide = _as_slide(slide_or_path, source_cfg)
+    if slide.width * slide.height > out_cfg.image_max_pixels:
+        LOGGER.info("%s: %dx%d is over output.image_max_pixels=%d, no corrected image written",
+                    slide.path, slide.width, slide.height, out_cfg.image_max_pixels)
+        return {}
+    angle = _check_angle(result.angle)
+    skew = float(result.skew_deg or 0.0)
+    ext = corrected_suffix(slide.path)
+    fill = out_cfg.fill
+    if fill == "transparent" and ext == "jpg" and skew != 0:
+        LOGGER.info("%s: JPEG has no alpha; fill 'transparent' written as white", slide.path)
+        fill = "white"
+    image = _load_with_alpha(slide.path, slide.width, slide.height) if ext != "jpg" else None
+    if image is None:
+        image = _load_rgb(slide)
+        if fill == "transparent" and skew != 0:
+            image = image.bandjoin(255).copy(interpretation="srgb")
+    corrected = _correct_vips(image, angle, skew, fill, bool(out_cfg.skew_crop))
+
+    out_dir = Path(out_dir)
+    stem = name or Path(slide.path).stem
+    paths = {"image": out_dir / f"{stem}.corrected.{ext}", "angle": out_dir / f"{stem}.angle.txt",
+             "meta": out_dir / f"{stem}.meta.json"}
+    with ExitStack() as stack:
+        tmps = {k: stack.enter_context(_atomic(p)) for k, p in paths.items()}
+        _save_vips(corrected, tmps["image"], ext, out_cfg.jpeg_quality, paths["image"])
+        tmps["angle"].write_text(_format_deg(angle + skew) + "\n")
+        meta = _image_meta(slide, result, angle, skew, corrected, paths["image"],
+                           time.perf_counter() - start)
+        tmps["meta"].write_text(json.dumps(meta, indent=2) + "\n")
+    LOGGER.info("wrote %s (rotated %s deg clockwise)", paths["image"], _format_deg(angle + skew))
+    return {k: str(p) for k, p in paths.items()}
+
+
+def _save_vips(image, tmp: Path, ext: str, quality: int, final: Path) -> None:
+    pyvips = _vips()
+    try:
+        if ext == "jpg":
+            if image.bands == 4:
+                image = image.flatten(background=[255, 255, 255])
+            image.jpegsave(str(tmp), Q=int(quality))
+        elif ext == "tif":
+            image.tiffsave(str(tmp), compression="deflate")
+        else:
+            image.pngsave(str(tmp))
+    except pyvips.Error as exc:
+        raise WriteError(f"cannot write {final}: {exc.message}") from exc
+
+
+def _image_meta(slide, result, angle: int, skew: float, corrected, image_path: Path,
+                write_s: float) -> dict[str, Any]:
+    seconds = dict(result.seconds or {})
+    probs = tuple(result.probabilities or (0.0,) * 4)
+    method = " ".join(s for s in ("rayrot", result.model_name, result.model_version) if s)
+    return {
+        "input": str(slide.path),
+        "input_size": [int(slide.width), int(slide.height)],
+        "output": image_path.name,
+        "output_size": [int(corrected.width), int(corrected.height)],
+        "angle": result.angle,
+        "skew_deg": skew,
+        "rotation_deg": angle + skew,
+        "confidence": float(result.confidence),
+        "skew_confidence": float(result.skew_confidence),
+        "probabilities": {str(a): float(p) for a, p in zip(ANGLES, probs)},
+        "method": method,
+        "model_name": result.model_name,
+        "model_version": result.model_version,
+        "milliseconds": round(1000 * (sum(seconds.values()) + write_s), 1),
+        "seconds": {**seconds, "write_image": round(write_s, 4)},
+    }
