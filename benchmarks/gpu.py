@@ -34,7 +34,7 @@ def model_alone(batch_sizes=(64, 128, 256, 512, 1024, 2048), seconds=3.0) -> lis
 
     from rayrot.model import load_model
 
-    module, card = load_model("orient_cnn_small", device="cuda")
+    module, card = load_model("orient_lcnet_x1", device="cuda")
     module = module.half().to(memory_format=torch.channels_last)
     rows = []
     for bs in batch_sizes:

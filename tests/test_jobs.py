@@ -117,7 +117,7 @@ def test_export_onnx_agrees_with_torch(tmp_path, base_model):
     ort = pytest.importorskip("onnxruntime")
     from rayrot.model import WEIGHTS_DIR
 
-    spec = "orient_cnn_small" if (WEIGHTS_DIR / "orient_cnn_small.safetensors").exists() else str(base_model)
+    spec = "orient_lcnet_x1" if (WEIGHTS_DIR / "orient_lcnet_x1.safetensors").exists() else str(base_model)
     out = tmp_path / "m.onnx"
     _job("export_onnx").main(["--model", spec, "--out", str(out)])
     model, card = load_model(spec)

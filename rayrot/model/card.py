@@ -23,7 +23,7 @@ CARD_FORMAT = 1
 class ModelCard:
     """Everything needed to use a set of weights, saved as JSON beside the ``.safetensors``."""
 
-    name: str  # registered architecture name, e.g. "orient_cnn_small"
+    name: str  # registered architecture name, e.g. "orient_lcnet_x1"
     version: str  # version of these weights, e.g. "1.0.0"
     arch: str  # architecture name passed to create_model (usually == name)
     input_px: int  # side of the square RGB input the weights were trained at

@@ -59,7 +59,7 @@ def default_card(name: str, **changes: Any) -> ModelCard:
 
 @register_model
 def orient_cnn_small(**kwargs: Any) -> OrientNet:
-    """The shipped model: PP-LCNet x0.5 in the 112..28 px stages, x0.75 in the 14 and 7 px ones.
+    """A lighter network: PP-LCNet x0.5 in the 112..28 px stages, x0.75 in the 14 and 7 px ones.
 
     ~0.77 M params, ~72 M multiply-adds at 224 px, ~2.6 ms a tile on one CPU core (BN fused).
     """

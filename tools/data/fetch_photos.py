@@ -97,7 +97,6 @@ import logging
 import random
 import re
 import shutil
-import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass, field
