@@ -22,8 +22,9 @@ import logging
 import sys
 
 import torch
-import yaml
 
+from rayrot.config import parse_overrides
+from rayrot.training.config import dotted_overrides
 from rayrot.training.finetune import collect_items, finetune, load_finetune_config
 
 
@@ -39,10 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    overrides = {}
-    for item in args.set:
-        k, _, v = item.partition("=")
-        overrides[k.strip()] = yaml.safe_load(v)
+    overrides = dotted_overrides(parse_overrides(args.set), depth=1)
     cfg = load_finetune_config(args.config, overrides)
     items, layout = collect_items(args.data, args.csv)
     logging.info("%d images (%s layout)", len(items), layout)

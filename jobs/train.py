@@ -25,9 +25,9 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
 
-from rayrot.training.config import TrainConfig, load_train_config
+from rayrot.config import parse_overrides
+from rayrot.training.config import TrainConfig, dotted_overrides, load_train_config
 
 
 def _absolute_paths(cfg: TrainConfig) -> TrainConfig:
@@ -103,10 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stop-after", type=float, default=None, metavar="SECONDS",
                     help="end this sitting after so long, with a checkpoint to resume")
     args = ap.parse_args(argv)
-    overrides = {}
-    for item in args.set:
-        k, _, v = item.partition("=")
-        overrides[k.strip()] = yaml.safe_load(v)
+    overrides = dotted_overrides(parse_overrides(args.set))
     if args.time_budget is not None:
         overrides["optim.time_budget_s"] = args.time_budget
     cfg = load_train_config(args.config, overrides)

@@ -20,7 +20,7 @@ import yaml
 from ..config import build_config
 from ..errors import ConfigError
 
-__all__ = ["TrainConfig", "DataConfig", "AugConfig", "OptimConfig", "RunConfigTrain",
+__all__ = ["dotted_overrides", "TrainConfig", "DataConfig", "AugConfig", "OptimConfig", "RunConfigTrain",
            "RayTrainConfig", "load_train_config", "TRAIN_CONFIG_PATH"]
 
 # Training runs from a checkout of the repository: its recipes live in <repo>/configs/.
@@ -124,6 +124,23 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def dotted_overrides(nested: dict[str, Any], depth: int = 2) -> dict[str, Any]:
+    """``rayrot.config.parse_overrides``' nested mapping as ``{"section.key": value}``, keys
+    ``depth`` levels deep (a training config's keys sit in sections: 2; fine-tuning's: 1);
+    a mapping below that depth is one value (``data.mix`` is replaced whole).
+
+    >>> dotted_overrides({"optim": {"steps": 10}, "data": {"mix": {"photos": 1.0}}})
+    {'optim.steps': 10, 'data.mix': {'photos': 1.0}}
+    """
+    out: dict[str, Any] = {}
+    for key, value in nested.items():
+        if depth > 1 and isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in dotted_overrides(value, depth - 1).items()})
+        else:
+            out[key] = value
+    return out
 
 
 def load_train_config(path: str | Path | None = None,

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import yaml
 
 from ..model import create_model, default_card, load_model, save_model
 from .checkpoint import CHECKPOINT_DIR, TrainState, load_checkpoint, save_checkpoint
-from .config import TrainConfig, load_train_config
+from ..config import parse_overrides
+from .config import TrainConfig, dotted_overrides, load_train_config
 from .dataset import (CATEGORIES, UNIFORM_CATEGORIES, SourceSet, TrainStream, ValSet,
                       worker_init_fn)
 
@@ -564,16 +564,6 @@ def _data_sources(cfg: TrainConfig, sources: SourceSet, stream: TrainStream) -> 
 # ----------------------------------------------------------------------------- CLI
 
 
-def _parse_set(items: list[str]) -> dict[str, Any]:
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise SystemExit(f"--set {item!r}: expected section.key=value")
-        k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
-    return out
-
-
 def bench_data(cfg: TrainConfig, seconds: float) -> dict[str, Any]:
     """Samples per second of the training stream alone (``cfg.run.num_workers`` workers)."""
     sources = SourceSet.scan(cfg.data.sources_dirs, cfg.data.val_fraction)
@@ -614,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bench-data", type=float, default=0, metavar="SECONDS",
                     help="only measure the data stream's samples/s for this long, then train")
     args = ap.parse_args(argv)
-    overrides = _parse_set(args.set)
+    overrides = dotted_overrides(parse_overrides(args.set))
     if args.time_budget is not None:
         overrides["optim.time_budget_s"] = args.time_budget
     cfg = load_train_config(args.config, overrides)
