@@ -239,12 +239,13 @@ def test_cascade_goes_on_to_the_tiles_and_keeps_the_view_in_the_vote(page_png):
 
 
 def test_skew_after_a_decisive_first_look_only_when_wanted(page_png):
-    """A tilted page the first look decides: its skew is measured after the decision by
-    default, and not at all with skew.after_first_look off (nothing needs it then)."""
+    """A tilted page the first look decides: its skew is measured after the decision with
+    skew.after_first_look on, and not at all with it off (the default: nothing needs it)."""
     tilted = Image.open(page_png).rotate(3.0, Image.BICUBIC, expand=True, fillcolor=(255,) * 3)
     tilted.save(page_png)
     sure = _ScriptedScorer([0.97, 0.01, 0.01, 0.01], [0.97, 0.01, 0.01, 0.01])
-    cfg = load_config(overrides=["scorer.cascade_stop_confidence=0.9"])
+    cfg = load_config(overrides=["scorer.cascade_stop_confidence=0.9",
+                                 "skew.after_first_look=true"])
     measured = analyze_image(page_png, cfg, sure)
     assert measured.tiles_scored == 1 and measured.skew_deg == pytest.approx(3.0, abs=0.1)
     assert "skew" in measured.seconds
