@@ -65,7 +65,7 @@ def plain_loop(paths: list[Path], cfg) -> tuple[float, int]:
 
     from rayrot.model import load_model, predict_proba
     from rayrot.model.preprocess import letterbox
-    from rayrot.plan import ordinary_long_px
+    from rayrot.plan.tiling import ordinary_long_px
 
     torch.set_num_threads(1)
     module, card = load_model(cfg.model.name)

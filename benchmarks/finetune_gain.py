@@ -35,7 +35,7 @@ def accuracy(spec: str, paths: list[Path]) -> dict:
     import torch
 
     from rayrot.model import load_model, predict_proba
-    from rayrot.preprocess import letterbox, rotate_by_class
+    from rayrot.model.preprocess import letterbox, rotate_by_class
     from rayrot.training.dataset import load_image
 
     model, card = load_model(spec)

@@ -13,7 +13,7 @@ from images import page_sheet, small_item_mosaic, write_pyramid_tiff
 from rayrot.engine.job import ImageJob, measure_skew, prepare_image, tile_batches
 from rayrot.engine.local import analyze_image
 from rayrot.config import load_config
-from rayrot.writers import write_tiles_parquet
+from rayrot.output.parquet import write_tiles_parquet
 
 
 @pytest.fixture(scope="module")

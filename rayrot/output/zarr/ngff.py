@@ -29,7 +29,7 @@ def _ngff_attrs(plan: ZarrPlan, name: str, metadata: Mapping[str, Any] | None) -
     multiscale: dict[str, Any] = {
         "name": name, "axes": axes, "datasets": datasets, "type": "mean",
         "metadata": {"description": "2x2 mean of the level above; level 0 rotated by rayrot",
-                     "method": "rayrot.writers"},
+                     "method": "rayrot.output"},
     }
     channels = [_omero_channel(label, color) for label, color in
                 (("red", "FF0000"), ("green", "00FF00"), ("blue", "0000FF"))]
