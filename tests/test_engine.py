@@ -107,7 +107,9 @@ def test_skewed_turned_page(dev, scorer, tmp_path, tilt):
     page = Image.fromarray(read_rgb(dev("documents")[6]))
     tilted = page.rotate(tilt, Image.BICUBIC, expand=True, fillcolor=(255, 255, 255))
     Image.fromarray(np.ascontiguousarray(np.rot90(np.asarray(tilted), 3))).save(tmp_path / "s.png")
-    res = analyze_image(str(tmp_path / "s.png"), scorer.cfg, scorer)
+    # skew reported by detection too (by default only correcting measures it)
+    res = analyze_image(str(tmp_path / "s.png"), scorer.cfg.replace(skew={"after_first_look": True}),
+                        scorer)
     assert res.angle == 270, res
     assert res.skew_deg == pytest.approx(tilt, abs=0.15)
     # The tiles table also holds the tiles the skew estimator measured, each with its own angle:

@@ -35,8 +35,8 @@ from ..model.preprocess import ANGLES, letterbox, rotate_by_class
 from ..config import build_config
 from .config import AugConfig, load_train_config
 from .dataset import IMAGE_SUFFIXES, _held_out, augment, load_image, make_view, worker_init_fn
-from .loop import (collect_logits, evaluate_logits, fit_temperature, normalize_batch,
-                   soft_cross_entropy)
+from .loop import (collect_logits, evaluate_logits, fit_temperature, interpolate_weights,
+                   normalize_batch, soft_cross_entropy)
 
 __all__ = ["FinetuneConfig", "load_finetune_config", "collect_items", "finetune"]
 
@@ -64,6 +64,8 @@ class FinetuneConfig:
     num_workers: int
     amp: str
     seed: int
+    freeze_prefixes: tuple[str, ...]  # layers never trained (their BatchNorms keep their statistics)
+    wise_alpha: float  # saved weights: base + wise_alpha * (fine-tuned - base); 1: fine-tuned
 
 
 def load_finetune_config(path: str | Path | None = None,
@@ -225,18 +227,19 @@ def finetune(items: list[tuple[str, int]], base: str, out_dir: str | Path,
     for epoch in range(cfg.max_epochs):
         frozen = epoch < cfg.freeze_epochs
         if epoch == 0 or epoch == cfg.freeze_epochs:
-            for p in model.parameters():
-                p.requires_grad_(not frozen or id(p) not in backbone)
-            params = head if frozen else list(model.parameters())
+            for name, p in model.named_parameters():
+                p.requires_grad_((not frozen or id(p) not in backbone)
+                                 and not name.startswith(cfg.freeze_prefixes))
+            params = head if frozen else [p for p in model.parameters() if p.requires_grad]
             opt = torch.optim.AdamW(params, lr=cfg.lr_head if frozen else cfg.lr_all,
                                     weight_decay=cfg.weight_decay)
             phase_start, phase_len = epoch, (cfg.freeze_epochs if frozen else cfg.max_epochs - epoch)
         base_lr = cfg.lr_head if frozen else cfg.lr_all
         model.train()
-        if frozen:  # frozen backbone keeps its BatchNorm statistics
-            for name, m in model.named_modules():
-                if isinstance(m, nn.BatchNorm2d):
-                    m.eval()
+        keep = tuple(p.rstrip(".") for p in cfg.freeze_prefixes)
+        for name, m in model.named_modules():  # frozen layers keep their BatchNorm statistics
+            if isinstance(m, nn.BatchNorm2d) and (frozen or (keep and name.startswith(keep))):
+                m.eval()
         ds = _Views(train_items, cfg, aug, px, epoch)
         loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True,
                                              num_workers=nw, worker_init_fn=worker_init_fn,
@@ -272,6 +275,9 @@ def finetune(items: list[tuple[str, int]], base: str, out_dir: str | Path,
     model.load_state_dict(best_state)
     for p in model.parameters():
         p.requires_grad_(True)
+    if cfg.wise_alpha != 1.0:
+        start, _ = load_model(base, "cpu")
+        model = interpolate_weights(start, model, cfg.wise_alpha).to(device)
     vloss, ev, lg, tg = validate(model)
     temperature = fit_temperature(lg, tg)
     ev_t = evaluate_logits(lg, tg, torch.ones(len(lg), dtype=torch.long), temperature)
