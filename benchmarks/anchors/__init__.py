@@ -1,4 +1,4 @@
-"""The two orientation detectors rayrot is measured against (issue 3, "The benchmark").
+"""The two orientation detectors rayrot is measured against: Tesseract OSD and PP-LCNet.
 
 Each anchor is a plain class: ``__init__`` loads the engine once, ``__call__(path)`` reads one
 image file and returns an :class:`Answer` in rayrot's convention (``angle`` = the clockwise

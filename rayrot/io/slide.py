@@ -273,8 +273,8 @@ class Slide:
         as tile plans count it), RGB or (``grey``) its luma shrunk, made once and kept with
         the slide.
 
-        Every scaled tile of an ordinary image is cut from this one resize (the seeds' own
-        way), whatever was read before, so the same call always gives the same pixels; for
+        Every scaled tile of an ordinary image is cut from this one resize,
+        whatever was read before, so the same call always gives the same pixels; for
         the default plan's ~20-48 tiles and the skew tiles it also costs less than a resize per
         tile (a sixth less time on the batch benchmark's images), and tiles get no resampling
         edge of their own.

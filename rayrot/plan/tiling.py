@@ -2,7 +2,7 @@
 
 The plan is made in a *plan space*: the pixels of one pyramid level divided by a
 ``scale`` (>= 1), chosen so the image's long side is about what the model should see
-(``tiling.target_long_px`` for gigapixel images; the seeds' adaptive resize for ordinary
+(``tiling.target_long_px`` for gigapixel images; the adaptive resize for ordinary
 ones). Tiles are ``tile_px`` squares on a grid in that space; background tiles (judged on
 a thumbnail), thin edge tiles and tiles over the cap are dropped; the kept tiles are
 ordered center first, so an early stop of the vote keeps the most telling ones.
@@ -76,7 +76,7 @@ class TilePlan:
 
 
 def ordinary_long_px(long_px: int, cfg: TilingConfig) -> int:
-    """The seeds' adaptive resize of an ordinary image's long edge.
+    """The adaptive resize of an ordinary image's long edge.
 
     >>> from rayrot.config import load_config
     >>> cfg = load_config().tiling
