@@ -26,6 +26,18 @@ from PIL import Image
 
 LOGGER = logging.getLogger("rayrot.data")
 
+# Evaluation sources: never fetched by any data tool.
+RESERVED_DEBIAN = frozenset("""
+asymptote-doc gnuplot-doc r-doc-pdf octave-doc texlive-humanities-doc
+texlive-latex-recommended-doc texlive-fonts-recommended-doc gcompris-qt-data grass-doc
+kgeography-data marble-data marble-qt-data xplanet-images mate-backgrounds
+plasma-workspace-wallpapers lomiri-wallpapers-20.04 opencv-doc insighttoolkit5-examples mricron-data
+""".split())
+RESERVED_PYPI = frozenset("""
+scikit-image scikit-learn matplotlib mahotas cartopy dipy nibabel nilearn pydicom stardist
+tiatoolbox histolab
+""".split())  # their bundled sample images
+
 NEAR_DUP_BITS = 40  # of 255; unrelated images sit near 128, rescaled copies below 20
 _HASH_SIDE = 64  # px, grayscale side before the DCT
 _HASH_KEEP = 16  # low-frequency block kept, 16x16 - DC = 255 bits
@@ -189,3 +201,25 @@ class HashIndex:
 
     def __len__(self) -> int:
         return len(self._rows)
+
+
+IMG_EXT = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def dev_index(dev: Path) -> HashIndex:
+    """Hashes of every evaluation image (4 rotations x full/centre crop), for the
+    near-duplicate guard only."""
+    index = HashIndex()
+    files = sorted(p for p in dev.rglob("*") if p.suffix.lower() in IMG_EXT)
+    for p in files:
+        im = shrink(load_rgb(p), 512)
+        for h in hash_variants(im):
+            index.add(h, str(p.relative_to(dev)))
+    LOGGER.info("hashed %d dev images from %s", len(files), dev)
+    return index
+
+
+def is_blank(im: Image.Image) -> bool:
+    """Almost one flat grey: nothing to learn an up from."""
+    g = np.asarray(im.convert("L").resize((128, 128)), np.float32)
+    return float(g.std()) < 4.0

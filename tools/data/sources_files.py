@@ -18,7 +18,7 @@ from PIL import Image
 
 from . import _common as C
 
-IMG_EXT = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+IMG_EXT = C.IMG_EXT
 
 
 @dataclass
