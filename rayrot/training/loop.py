@@ -5,10 +5,11 @@
 temperature on it, and writes ``<out_dir>/<model>.safetensors`` + ``.json`` (model card),
 ``metrics.json`` and ``train.log``. ``jobs/train.py`` calls the same function inside Ray Train.
 
-Command line (what the GPU run uses; needs only torch, numpy, pillow, pyyaml, safetensors)::
+Command line (CPU or CUDA; a run can span sittings: ``--stop-after`` ends one with a
+checkpoint, ``--resume`` continues it until ``optim.time_budget_s`` is spent in all)::
 
-    python -m rayrot.training.loop --config configs/train.yaml --device cuda --out DIR \\
-        [--set optim.steps=100 ...]
+    python -m rayrot.training.loop --config configs/train.yaml --out DIR [--device cuda] \\
+        [--stop-after SECONDS] [--resume] [--time-budget SECONDS] [--set optim.steps=100 ...]
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..model import create_model, default_card, load_model, save_model
-from .checkpoint import CHECKPOINT_DIR, TrainState, load_checkpoint, save_checkpoint
 from ..config import parse_overrides
+from .checkpoint import CHECKPOINT_DIR, TrainState, load_checkpoint, save_checkpoint
 from .config import TrainConfig, dotted_overrides, load_train_config
 from .dataset import (CATEGORIES, UNIFORM_CATEGORIES, SourceSet, TrainStream, ValSet,
                       worker_init_fn)
 
-__all__ = ["train", "interpolate_weights", "distill_loss", "soft_cross_entropy", "rotation_views", "normalize_batch", "evaluate_logits",
+__all__ = ["train", "interpolate_weights", "distill_loss", "soft_cross_entropy", "rotation_views",
+           "normalize_batch", "evaluate_logits",
            "collect_logits", "fit_temperature", "lr_at", "ModelEma", "main"]
 
 LOGGER = logging.getLogger("rayrot.training.loop")  # also when run as __main__
@@ -312,6 +314,8 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
 
     sources = SourceSet.scan(cfg.data.sources_dirs, cfg.data.val_fraction)
     LOGGER.info("real sources (train, val files): %s", sources.counts())
+    if stop_after_s is not None and (out is None or cfg.run.checkpoint_every_s <= 0):
+        raise ValueError("stop_after_s needs an out_dir and run.checkpoint_every_s > 0")
     sittings = 1
     if resume:
         if out is None:
@@ -499,8 +503,6 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
     if rank != 0:
         return metrics
     if unfinished:
-        if out is None or cfg.run.checkpoint_every_s <= 0:
-            raise ValueError("stop_after_s needs an out_dir and run.checkpoint_every_s > 0")
         metrics.update(stopped=True, progress=round(progress, 4), weights=None)
         LOGGER.info("sitting %d stopped at progress %.3f; --resume continues", sittings, progress)
         return metrics
