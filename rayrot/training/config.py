@@ -20,8 +20,8 @@ import yaml
 from ..config import build_config
 from ..errors import ConfigError
 
-__all__ = ["dotted_overrides", "TrainConfig", "DataConfig", "AugConfig", "OptimConfig", "RunConfigTrain",
-           "RayTrainConfig", "load_train_config", "TRAIN_CONFIG_PATH"]
+__all__ = ["dotted_overrides", "TrainConfig", "DataConfig", "AugConfig", "OptimConfig",
+           "RunConfigTrain", "RayTrainConfig", "load_train_config", "TRAIN_CONFIG_PATH"]
 
 # Training runs from a checkout of the repository: its recipes live in <repo>/configs/.
 TRAIN_CONFIG_PATH = Path(__file__).resolve().parents[2] / "configs" / "train.yaml"

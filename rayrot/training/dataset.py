@@ -321,7 +321,8 @@ def cached_categories(data: DataConfig) -> tuple[str, ...]:
     out = []
     for cat, folder in sorted(data.render_cache.items()):
         if cat not in SYNTH_CATEGORIES:
-            raise ValueError(f"data.render_cache: {cat!r} is not a rendered category {SYNTH_CATEGORIES}")
+            raise ValueError(f"data.render_cache: {cat!r} is not a rendered category "
+                             f"{SYNTH_CATEGORIES}")
         if data.mix.get(cat, 0) > 0 and any(Path(folder).glob("shard_*.npz")):
             out.append(cat)
     return tuple(out)
