@@ -10,7 +10,8 @@ Three layouts of labelled data are understood:
 
 Every training view is turned by a further random ``r * 90`` degrees, so an image of label
 ``L`` also teaches label ``(L + r) % 4``. Phase 1 trains the head with the backbone frozen,
-phase 2 everything; early stopping watches the loss on a validation split of the files.
+phase 2 everything but ``freeze_prefixes``; early stopping watches the loss on a validation
+split of the files; the saved weights are ``base + wise_alpha * (fine-tuned - base)``.
 """
 
 from __future__ import annotations
