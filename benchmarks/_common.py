@@ -1,10 +1,11 @@
-"""Code shared by the benchmark scripts: generated test images, memory sampling, tables."""
+"""Code shared by the benchmark scripts: generated test images, memory and CPU accounting, tables."""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
+import platform
 import threading
 import time
 from pathlib import Path
@@ -159,3 +160,43 @@ def write_json(name: str, payload) -> Path:
     path = OUT / name
     path.write_text(json.dumps(payload, indent=2, default=str))
     return path
+
+
+# Ray processes that carry a "ray::" title but do no scoring.
+_RAY_DAEMONS = ("ray::DashboardAgent", "ray::RuntimeEnvAgent")
+
+
+def cpu_seconds(tree: bool) -> tuple[float, float]:
+    """CPU seconds (user + system) so far: (everything, everything but Ray's daemons).
+
+    Counts this process and its reaped children (a tesseract run); with ``tree`` also every
+    live descendant, i.e. a local Ray's worker processes (named ``ray::...``, where the
+    scoring happens) and its daemons (raylet, gcs_server, ...: bookkeeping that a long run
+    on a cluster would not charge to one image). Threads (ONNX Runtime, torch) are included.
+    """
+    t = os.times()
+    total = core = t.user + t.system + t.children_user + t.children_system
+    if tree:
+        import psutil
+        for p in psutil.Process().children(recursive=True):
+            try:
+                c = p.cpu_times()
+                name = p.name()
+                cmd = " ".join(p.cmdline()[:1])
+            except psutil.Error:
+                continue
+            total += c.user + c.system
+            title = name if name.startswith("ray::") else cmd
+            if title.startswith("ray::") and title not in _RAY_DAEMONS:
+                core += c.user + c.system
+    return total, core
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

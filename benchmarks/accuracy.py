@@ -50,7 +50,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageOps
 
-from anchors import Answer  # benchmarks/ is the script's folder, first on sys.path
+from _common import cpu_model, cpu_seconds  # benchmarks/ is the script's folder
+from anchors import Answer
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -278,36 +279,6 @@ FACTORIES = {"tesseract": _make_tesseract, "pplcnet": _make_pplcnet,
 # ----------------------------------------------------------------------------- running
 
 
-# Ray processes that carry a "ray::" title but do no scoring.
-_RAY_DAEMONS = ("ray::DashboardAgent", "ray::RuntimeEnvAgent")
-
-
-def _cpu_seconds(tree: bool) -> tuple[float, float]:
-    """CPU seconds (user + system) so far: (everything, everything but Ray's daemons).
-
-    Counts this process and its reaped children (a tesseract run); with ``tree`` also every
-    live descendant, i.e. a local Ray's worker processes (named ``ray::...``, where the
-    scoring happens) and its daemons (raylet, gcs_server, ...: bookkeeping that a long run
-    on a cluster would not charge to one image). Threads (ONNX Runtime, torch) are included.
-    """
-    t = os.times()
-    total = core = t.user + t.system + t.children_user + t.children_system
-    if tree:
-        import psutil
-        for p in psutil.Process().children(recursive=True):
-            try:
-                c = p.cpu_times()
-                name = p.name()
-                cmd = " ".join(p.cmdline()[:1])
-            except psutil.Error:
-                continue
-            total += c.user + c.system
-            title = name if name.startswith("ray::") else cmd
-            if title.startswith("ray::") and title not in _RAY_DAEMONS:
-                core += c.user + c.system
-    return total, core
-
-
 def run_method(method: Method, cases: list[Case], progress: bool = True) -> tuple[list[dict], float]:
     """Run ``method`` on every case; returns (records, seconds of the untimed warm-up call)."""
     def rgb_for(case):
@@ -319,14 +290,14 @@ def run_method(method: Method, cases: list[Case], progress: bool = True) -> tupl
     records = []
     for i, case in enumerate(cases):
         rgb = rgb_for(case)
-        c0 = _cpu_seconds(method.tree_cpu)
+        c0 = cpu_seconds(method.tree_cpu)
         t0 = time.perf_counter()
         try:
             ans = method.call(case, rgb)
         except Exception as exc:  # one bad image must not end the run; it counts as no answer
             ans = Answer(None, None, f"exception: {type(exc).__name__}: {exc}")
         wall = time.perf_counter() - t0
-        c1 = _cpu_seconds(method.tree_cpu)
+        c1 = cpu_seconds(method.tree_cpu)
         records.append(_record(method, case, ans, wall, c1[0] - c0[0], c1[1] - c0[1]))
         if progress and ((i + 1) % 50 == 0 or i + 1 == len(cases)):
             ok = sum(r["angle"] == r["truth"] for r in records)
@@ -340,11 +311,11 @@ def run_batch(method: Method, cases: list[Case]) -> tuple[list[dict], float]:
     t0 = time.perf_counter()
     method.batch(cases[:8])  # start Ray and the whole actor pool: not counted
     warmup_s = time.perf_counter() - t0
-    c0 = _cpu_seconds(method.tree_cpu)
+    c0 = cpu_seconds(method.tree_cpu)
     t0 = time.perf_counter()
     answers = method.batch(cases)
     wall = (time.perf_counter() - t0) / len(cases)
-    c1 = _cpu_seconds(method.tree_cpu)
+    c1 = cpu_seconds(method.tree_cpu)
     cpu, core = (c1[0] - c0[0]) / len(cases), (c1[1] - c0[1]) / len(cases)
     return [_record(method, c, a, wall, cpu, core) for c, a in zip(cases, answers)], warmup_s
 
@@ -573,16 +544,6 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _write_json(args, argv, cats, rows, cases, methods, statuses, summary, records) -> None:
     info = {m.name: {k: v for k, v in m.info.items() if k != "engine"} | {"input": m.input}
             for m in methods}
@@ -590,7 +551,7 @@ def _write_json(args, argv, cats, rows, cases, methods, statuses, summary, recor
         "meta": {
             "command": "python benchmarks/accuracy.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "date": _dt.datetime.now().isoformat(timespec="seconds"),
-            "host": platform.node(), "cpu": _cpu_model(),
+            "host": platform.node(), "cpu": cpu_model(),
             "cpu_count": os.cpu_count(), "python": platform.python_version(),
             "dev": str(args.dev), "categories": list(cats), "limit": args.limit,
             "images": len(rows), "cases": len(cases), "format": args.format,

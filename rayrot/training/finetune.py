@@ -36,8 +36,9 @@ from ..model.preprocess import ANGLES, letterbox, rotate_by_class
 from ..config import build_config
 from .config import AugConfig, load_train_config
 from .dataset import IMAGE_SUFFIXES, _held_out, augment, load_image, make_view, worker_init_fn
-from .loop import (collect_logits, evaluate_logits, fit_temperature, interpolate_weights,
-                   normalize_batch, soft_cross_entropy)
+from .loop import (collect_logits, evaluate_logits, fit_temperature, normalize_batch,
+                   soft_cross_entropy)
+from .transfer import interpolate_weights
 
 __all__ = ["FinetuneConfig", "load_finetune_config", "collect_items", "finetune"]
 

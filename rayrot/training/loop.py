@@ -35,6 +35,7 @@ from .checkpoint import CHECKPOINT_DIR, TrainState, load_checkpoint, save_checkp
 from .config import TrainConfig, dotted_overrides, load_train_config
 from .dataset import (CATEGORIES, UNIFORM_CATEGORIES, SourceSet, TrainStream, ValSet,
                       worker_init_fn)
+from .transfer import distill_loss, freeze, frozen_bn_eval, interpolate_weights
 
 __all__ = ["train", "interpolate_weights", "distill_loss", "soft_cross_entropy", "rotation_views",
            "normalize_batch", "evaluate_logits",
@@ -222,51 +223,6 @@ def build_val(cfg: TrainConfig, sources: SourceSet, synth_categories: tuple[str,
     return tuple(torch.cat([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
 
-def distill_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Hinton's soft-target term: ``T^2 * KL(softmax(teacher/T) || softmax(student/T))``, mean
-    over the batch (the ``T^2`` keeps its gradient scale independent of ``T``)."""
-    t = float(temperature)
-    log_p = F.log_softmax(student.float() / t, 1)
-    q = F.softmax(teacher.float() / t, 1)
-    return (q * (torch.log(q.clamp_min(1e-12)) - log_p)).sum(1).mean() * t * t
-
-
-@torch.no_grad()
-def interpolate_weights(start: nn.Module, trained: nn.Module, alpha: float) -> nn.Module:
-    """A copy of ``trained`` whose floating-point weights and BatchNorm statistics are
-    ``start + alpha * (trained - start)`` (WiSE-FT); integer buffers come from ``trained``."""
-    out = copy.deepcopy(trained).float().cpu().eval()
-    s_state = start.state_dict()
-    state = {}
-    for key, value in out.state_dict().items():
-        if value.is_floating_point():
-            state[key] = s_state[key].float() + alpha * (value - s_state[key].float())
-        else:
-            state[key] = value
-    out.load_state_dict(state)
-    return out
-
-
-def _freeze(model: nn.Module, prefixes: tuple[str, ...]) -> int:
-    """Stop training the parameters named with one of ``prefixes``; their BatchNorms keep their
-    running statistics (set back to eval mode after each ``model.train()``). Returns the count."""
-    if not prefixes:
-        return 0
-    n = 0
-    for name, p in model.named_parameters():
-        if name.startswith(prefixes):
-            p.requires_grad_(False)
-            n += p.numel()
-    return n
-
-
-def _frozen_bn_eval(model: nn.Module, prefixes: tuple[str, ...]) -> None:
-    for name, m in model.named_modules():
-        if prefixes and name.startswith(tuple(p.rstrip(".") for p in prefixes)) and isinstance(
-                m, nn.modules.batchnorm._BatchNorm):
-            m.eval()
-
-
 def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | Path | None = None,
           *, rank: int = 0, world_size: int = 1, resume: bool = False,
           stop_after_s: float | None = None,
@@ -341,7 +297,7 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
     if cfg.run.channels_last:
         model = model.to(memory_format=torch.channels_last)
     n_params = sum(p.numel() for p in model.parameters())
-    n_frozen = _freeze(model, cfg.optim.freeze_prefixes)
+    n_frozen = freeze(model, cfg.optim.freeze_prefixes)
     LOGGER.info("model %s: %.3f M params (%.3f M frozen)", cfg.run.model, n_params / 1e6,
                 n_frozen / 1e6)
     teacher = None
@@ -409,7 +365,7 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
     t_log, samples_log = t_start, 0
     metrics: dict[str, Any] = {}
     model.train()
-    _frozen_bn_eval(model, cfg.optim.freeze_prefixes)
+    frozen_bn_eval(model, cfg.optim.freeze_prefixes)
     data_iter = iter(loader)
     first = next(data_iter)  # worker start-up and pool filling are not part of the schedule
     t_start = time.perf_counter()
@@ -476,7 +432,7 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
             lg, tg, cg = run_val(ema.module if ema is not None else _unwrap(model))
             LOGGER.info("val step %d: %s", step, _short(evaluate_logits(lg, tg, cg)))
             model.train()
-            _frozen_bn_eval(model, cfg.optim.freeze_prefixes)
+            frozen_bn_eval(model, cfg.optim.freeze_prefixes)
         if (out is not None and cfg.run.checkpoint_every_s > 0
                 and time.perf_counter() - t_checkpoint >= cfg.run.checkpoint_every_s):
             save_checkpoint(out, TrainState(step, samples, tiles_made,

@@ -1,14 +1,14 @@
 """Shrink the real training images once into a compact folder the training run reads.
 
 Decoding multi-megapixel wallpapers and scans for every sample is the slowest part of
-training, and the GPU machine receives at most 64 MiB, so the sources are packed first:
+training, so the sources are packed first:
 each image is decoded (EXIF orientation applied, alpha on white), shrunk so its long side is
 at most ``--max-px``, and written as JPEG (or WebP) under the same relative path::
 
     python -m rayrot.training.pack --src .data/sources --out .data/train_pack \\
-        --max-px 1024 --quality 85 [--budget-mib 56]
+        --max-px 1024 --quality 85
 
-With ``--budget-mib`` the quality is lowered step by step until the pack fits. The split
+The split
 into train and validation files (a hash of the relative path without its suffix) is the
 same before and after packing. The dev set is refused.
 """

@@ -174,7 +174,7 @@ def _store_chunks(plan: ZarrPlan, path_tmp: str | os.PathLike, level: int, x: in
 
     Each chunk is encoded with the array's own codec and written under the key its metadata
     gives, as zarr would store it (an edge chunk padded with fill to the full chunk shape).
-    zarr-python has no public call to store a whole, encoded chunk (zarr-python issue 4243),
+    zarr-python has no public call to store a whole, encoded chunk (zarr-developers/zarr-python#4243),
     and its per-chunk ``__setitem__`` cost 129 ms against 80 ms stored this way for a 4096-px
     block's three levels with zstd-1 (benchmarks/write_profile.py, RESULTS.md). The store is a
     local directory that only this write sees until it is renamed, so no other writer can
