@@ -179,10 +179,11 @@ def test_scaled_tiles_of_an_ordinary_image_come_from_one_resize(tmp_path, cfg, p
         x0, y0, m = round(x * scale), round(y * scale), round(n * scale)
         alone = np.asarray(Image.fromarray(big[y0:y0 + m, x0:x0 + m]).resize((n, n), Image.LANCZOS))
         assert tile.shape == (n, n, 3) and _close(tile, alone, 0.1)
-        # grey: the luma resized (a third of the work), within rounding of the tile's luma
+        # grey: the luma resized (a third of the work), within rounding of the tile's luma; a few
+        # more levels only where Lanczos overshoots and one colour channel clips at 0 or 255
         grey = s.read_scaled(0, scale, x, y, n, n, grey=True)
         diff = np.abs(grey[5:-5, 5:-5].astype(int) - luma(tile)[5:-5, 5:-5].astype(int))
-        assert diff.max() <= 2
+        assert diff.max() <= 6 and np.mean(diff > 2) < 0.001
         # the same pixel grid: only the tile's own edge (where a lone resize clamps) differs
         np.testing.assert_array_equal(tile[5:-5, 5:-5], alone[5:-5, 5:-5])
     # a fresh reader asked in another order gives the same pixels
