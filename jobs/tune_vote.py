@@ -5,9 +5,12 @@
 Every held-out real image (rayrot.training.dataset.SourceSet, the files the training run
 never saw) is turned by 0/90/180/270 and every one of its planned tiles is scored once, with
 the shipped model. The vote is a pure function, so each candidate setting is then replayed on
-those scores at no cost. The setting printed is the most accurate one whose share of
-confidently wrong answers (confidence >= 0.9 and wrong) stays at or below --max-conf-wrong;
-textures (no up) count as right only when undetermined. Copy it into configs/default.yaml.
+those scores at no cost. The settings printed (one per cascade stop) are the most accurate ones whose share of
+confidently wrong answers (confidence >= 0.9 and wrong) stays at or below --max-conf-wrong.
+Accuracy counts the categories that have an up (undetermined is wrong); textures (no up) only
+count against the setting, as confidently wrong, when they get an answer at 0.9 or above: the
+product's targets are accuracy where there is an up and no confident guess where there is none.
+Copy the setting into rayrot/configs/default.yaml.
 """
 
 from __future__ import annotations
@@ -53,8 +56,12 @@ def score_cases(sources: Path, limit: int, cfg) -> list[dict]:
                         continue
                     [batch] = tile_batches(str(turned), prep.plan, 10 ** 6, 10 ** 6)
                     out = scorer(batch)
+                    # the cascade's first look: the whole-image view alone, without rotation TTA
+                    first = {key: col[:1] for key, col in batch.items()}
+                    first["rotation_tta"] = np.zeros(1, bool)
                     boxes = np.stack([batch[c] for c in "xywh"], 1)
                     cases.append({"category": cat, "k": k, "probs": out["probs"],
+                                  "first_look": scorer(first)["probs"][0],
                                   "boxes": boxes, "is_global": batch["is_global"],
                                   "plan": (prep.plan.plan_width, prep.plan.plan_height)})
                 from rayrot.io.slide import _cached
@@ -63,23 +70,58 @@ def score_cases(sources: Path, limit: int, cfg) -> list[dict]:
     return cases
 
 
-def replay(cases: list[dict], cfg) -> dict:
-    right = conf_wrong = 0
-    per_cat: dict[str, list[int]] = {}
-    for c in cases:
+def save_cases(cases: list[dict], path: Path) -> None:
+    """The scores, so that a new grid can be replayed without scoring again."""
+    arrays = {}
+    for i, c in enumerate(cases):
+        arrays.update({f"{i}/probs": c["probs"], f"{i}/boxes": c["boxes"],
+                       f"{i}/is_global": c["is_global"], f"{i}/first_look": c["first_look"],
+                       f"{i}/plan": np.asarray(c["plan"]),
+                       f"{i}/k": np.asarray(c["k"]), f"{i}/category": np.asarray(c["category"])})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+
+
+def load_cases(path: Path) -> list[dict]:
+    data = np.load(path)
+    n = len({key.split("/")[0] for key in data.files})
+    return [{"probs": data[f"{i}/probs"], "boxes": data[f"{i}/boxes"],
+             "is_global": data[f"{i}/is_global"], "first_look": data[f"{i}/first_look"],
+             "plan": tuple(data[f"{i}/plan"]),
+             "k": int(data[f"{i}/k"]), "category": str(data[f"{i}/category"])} for i in range(n)]
+
+
+def vote_answers(cases: list[dict], cfg) -> tuple[np.ndarray, np.ndarray]:
+    """Each case's tile vote under ``cfg.vote``: angle (-1 = undetermined) and confidence."""
+    angles, confidences = np.full(len(cases), -1), np.zeros(len(cases))
+    for i, c in enumerate(cases):
         cw = center_weights(c["boxes"], *c["plan"], cfg.vote.center_sigma)
         keep = c["is_global"] | (np.cumsum(~c["is_global"]) <= cfg.tiling.max_tiles)
         v = vote(c["probs"][keep], cw[keep], c["is_global"][keep], cfg.vote)
-        if c["category"] == "textures":
-            ok = v.angle is None
-        else:
-            ok = v.angle == 90 * c["k"]
-        right += ok
-        conf_wrong += (not ok) and v.angle is not None and v.confidence >= 0.9
-        per_cat.setdefault(c["category"], []).append(int(ok))
-    n = max(len(cases), 1)
-    return {"accuracy": right / n, "confidently_wrong": conf_wrong / n,
-            "per_category": {k: float(np.mean(v)) for k, v in per_cat.items()}}
+        angles[i] = -1 if v.angle is None else v.angle
+        confidences[i] = v.confidence
+    return angles, confidences
+
+
+def replay(cases: list[dict], answers: tuple[np.ndarray, np.ndarray], stop: float | None) -> dict:
+    """Accuracy, confidently wrong share and first-look share of a vote's ``answers`` behind
+    a cascade that stops at ``stop``, as the engine runs it: a first look whose top
+    probability reaches ``stop`` answers alone; otherwise the tiles' vote answers.
+
+    Accuracy counts the categories with an up; a texture is right when undetermined.
+    """
+    looks = np.stack([c["first_look"] for c in cases])
+    decided = (looks.max(1) >= stop) if stop else np.zeros(len(cases), bool)
+    angle = np.where(decided, 90 * looks.argmax(1), answers[0])
+    confidence = np.where(decided, looks.max(1), answers[1])
+    category = np.array([c["category"] for c in cases])
+    truth = np.array([90 * c["k"] for c in cases])
+    has_up = category != "textures"
+    ok = np.where(has_up, angle == truth, angle == -1)
+    conf_wrong = ~ok & (angle >= 0) & (confidence >= 0.9)
+    return {"accuracy": float(ok[has_up].mean()), "confidently_wrong": float(conf_wrong.mean()),
+            "first_look_share": float(decided.mean()),
+            "per_category": {k: float(ok[category == k].mean()) for k in np.unique(category)}}
 
 
 def main(argv=None) -> int:
@@ -88,24 +130,43 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=40, help="held-out files per category")
     ap.add_argument("--max-conf-wrong", type=float, default=0.005)
     ap.add_argument("--out", default="benchmarks/out/tune_vote.json")
+    ap.add_argument("--scores", default="benchmarks/out/tune_vote_scores.npz",
+                    help="the tiles' scores: reused when present (delete it after a model change)")
     args = ap.parse_args(argv)
     base = load_config(overrides=["vote.early_stop=false"])
-    cases = score_cases(Path(args.sources), args.limit, base)
+    scores = Path(args.scores)
+    if scores.exists():
+        cases = load_cases(scores)
+    else:
+        cases = score_cases(Path(args.sources), args.limit, base)
+        save_cases(cases, scores)
     grid = {"global_weight": [1.0, 2.0, 4.0, 8.0], "confidence_floor": [0.3, 0.4, 0.5],
-            "undetermined_threshold": [0.45, 0.5, 0.55, 0.6, 0.7], "center_sigma": [0.4, 0.6, 1.0]}
+            "undetermined_threshold": [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7],
+            "min_margin": [0.0, 0.05, 0.1], "center_sigma": [0.4, 0.6, 1.0]}
+    stops = [None, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95]
     results = []
     for values in itertools.product(*grid.values()):
         setting = dict(zip(grid, values))
-        results.append({**setting, **replay(cases, base.replace(vote=setting))})
-    ok = [r for r in results if r["confidently_wrong"] <= args.max_conf_wrong] or results
-    best = max(ok, key=lambda r: (r["accuracy"], -r["confidently_wrong"]))
-    current = replay(cases, load_config().replace(vote={"early_stop": False}))
+        answers = vote_answers(cases, base.replace(vote=setting))
+        for stop in stops:
+            results.append({**setting, "cascade_stop_confidence": stop,
+                            **replay(cases, answers, stop)})
+    current_cfg = load_config()
+    current = replay(cases, vote_answers(cases, current_cfg.replace(vote={"early_stop": False})),
+                     current_cfg.scorer.cascade_stop_confidence)
     print(f"{len(cases)} cases (held-out training sources x 4 turns)")
     print("current default:", json.dumps(current))
-    print("best:", json.dumps(best))
+    print("best setting per cascade stop (the first look's share is the cost lever):")
+    best_per_stop = {}
+    for stop in stops:
+        mine = [r for r in results if r["cascade_stop_confidence"] == stop]
+        ok = [r for r in mine if r["confidently_wrong"] <= args.max_conf_wrong] or mine
+        best_per_stop[str(stop)] = max(ok, key=lambda r: (r["accuracy"], -r["confidently_wrong"]))
+        print(f"  stop {stop}:", json.dumps(best_per_stop[str(stop)]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"cases": len(cases), "current": current, "best": best,
-                                          "all": results}, indent=1))
+    Path(args.out).write_text(json.dumps({"cases": len(cases), "current": current,
+                                          "best_per_stop": best_per_stop, "all": results},
+                                         indent=1))
     return 0
 
 

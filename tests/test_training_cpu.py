@@ -62,6 +62,20 @@ def test_sources_from_several_folders(tmp_path):
     assert one == two and sum(len(v) for v in one.train.values()) > 0
 
 
+def test_train_fraction_keeps_nested_subsets_and_the_same_held_out_files(tmp_path):
+    for cat in ("photos", "documents"):
+        (tmp_path / cat).mkdir()
+        for i in range(200):  # scanning looks at names only
+            (tmp_path / cat / f"pkg__{i}.jpg").touch()
+    full, quarter, half = (SourceSet.scan(tmp_path, 0.1, {"photos": f}) for f in (1.0, 0.25, 0.5))
+    assert quarter.val == half.val == full.val and 10 <= len(full.val["photos"]) <= 30
+    n = len(full.train["photos"])
+    assert set(quarter.train["photos"]) < set(half.train["photos"]) < set(full.train["photos"])
+    assert 0.15 * n < len(quarter.train["photos"]) < 0.35 * n
+    assert 0.4 * n < len(half.train["photos"]) < 0.6 * n
+    assert half.train["documents"] == full.train["documents"]
+
+
 def test_resume_continues_the_same_run(tmp_path):
     base = {"optim.steps": 6, "run.checkpoint_every_s": 0.01}
     first = train(tiny_cfg(**{**base, "optim.steps": 3}), "cpu", tmp_path)

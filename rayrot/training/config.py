@@ -59,6 +59,8 @@ class DataConfig:
     input_px: int  # tile side fed to the model
     max_decode_px: int  # real images are shrunk so their long side is at most this after decoding
     val_fraction: float  # share of real files (by a hash of the path) held out for validation
+    train_fraction: dict[str, float]  # category -> share of its real training files used (by a
+    #                                   hash of the path; absent: all), to measure what data buys
     val_samples: int  # size of the fixed validation set (real held-out + synthetic)
     val_seed: int
     pool_size: int  # decoded images kept per category in each worker

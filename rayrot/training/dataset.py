@@ -89,9 +89,11 @@ def _is_reserved(path: Path) -> bool:
     return any(r in s for r in _RESERVED)
 
 
-def _held_out(rel: str, fraction: float) -> bool:
-    """Validation file or not, from the relative path without its suffix (stable under packing)."""
-    key = str(Path(rel).with_suffix("")).replace(os.sep, "/")
+def _held_out(rel: str, fraction: float, salt: str = "") -> bool:
+    """Validation file or not, from the relative path without its suffix (stable under packing).
+
+    Another ``salt`` draws another, independent subset of the same share."""
+    key = salt + str(Path(rel).with_suffix("")).replace(os.sep, "/")
     h = int.from_bytes(hashlib.sha1(key.encode()).digest()[:4], "big")
     return (h % 10_000) < fraction * 10_000
 
@@ -105,9 +107,13 @@ class SourceSet:
 
     @classmethod
     def scan(cls, sources_dirs: str | Path | list[str] | tuple[str, ...],
-             val_fraction: float) -> "SourceSet":
+             val_fraction: float, train_fraction: dict[str, float] | None = None) -> "SourceSet":
         """Files of ``<dir>/<category>/**`` for each folder of ``sources_dirs`` (a folder that
-        does not exist adds nothing)."""
+        does not exist adds nothing).
+
+        ``train_fraction``: category -> share of its training files kept (by a hash of the
+        path, so 25% of them are inside 50% of them); the held-out files stay the same."""
+        train_fraction = train_fraction or {}
         roots = [Path(sources_dirs)] if isinstance(sources_dirs, (str, Path)) else [
             Path(d) for d in sources_dirs]
         train: dict[str, list[str]] = {c: [] for c in REAL_CATEGORIES}
@@ -120,8 +126,11 @@ class SourceSet:
                 files = sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
                                and p.is_file() and not _is_reserved(p)) if d.is_dir() else []
                 for p in files:
-                    held = _held_out(str(p.relative_to(root)), val_fraction)
-                    (val if held else train)[cat].append(str(p))
+                    rel = str(p.relative_to(root))
+                    if _held_out(rel, val_fraction):
+                        val[cat].append(str(p))
+                    elif _held_out(rel, train_fraction.get(cat, 1.0), salt="train:"):
+                        train[cat].append(str(p))
         return cls({c: tuple(v) for c, v in train.items()}, {c: tuple(v) for c, v in val.items()})
 
     def counts(self) -> dict[str, tuple[int, int]]:

@@ -268,7 +268,7 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
-    sources = SourceSet.scan(cfg.data.sources_dirs, cfg.data.val_fraction)
+    sources = SourceSet.scan(cfg.data.sources_dirs, cfg.data.val_fraction, cfg.data.train_fraction)
     LOGGER.info("real sources (train, val files): %s", sources.counts())
     if stop_after_s is not None and (out is None or cfg.run.checkpoint_every_s <= 0):
         raise ValueError("stop_after_s needs an out_dir and run.checkpoint_every_s > 0")
@@ -524,7 +524,7 @@ def _data_sources(cfg: TrainConfig, sources: SourceSet, stream: TrainStream) -> 
 
 def bench_data(cfg: TrainConfig, seconds: float) -> dict[str, Any]:
     """Samples per second of the training stream alone (``cfg.run.num_workers`` workers)."""
-    sources = SourceSet.scan(cfg.data.sources_dirs, cfg.data.val_fraction)
+    sources = SourceSet.scan(cfg.data.sources_dirs, cfg.data.val_fraction, cfg.data.train_fraction)
     stream = TrainStream(cfg.data, cfg.aug, sources, seed=cfg.run.seed)
     nw = cfg.run.num_workers
     loader = torch.utils.data.DataLoader(stream, batch_size=cfg.optim.batch_size, num_workers=nw,
