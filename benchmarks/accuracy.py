@@ -381,10 +381,24 @@ def _confusion(records: list[dict]) -> dict:
     return out
 
 
+# The dev maps by kind, from the source named in each file's name (first match wins).
+MAP_KINDS = (("_grass_", "GIS: rasters with legends, relief, vectors"),
+             ("_kgeography_", "political, unlabelled"), ("_gcompris_", "political, unlabelled"),
+             ("_routing-", "street maps, labelled"), ("_mapview-", "street maps, labelled"),
+             ("_marble_", "Earth imagery"), ("_cartopy_", "Earth imagery"))
+
+
+def map_kind(file: str) -> str:
+    return next((kind for token, kind in MAP_KINDS if token in Path(file).name), "other")
+
+
 def groups_of(records: list[dict], categories: tuple[str, ...]) -> dict[str, list[dict]]:
-    """Records per category (plain and +skew), plus "all" over the plain categories."""
+    """Records per category (plain and +skew), the maps also per kind (``MAP_KINDS``), plus
+    "all" over the plain categories."""
     names = [c for c in categories] + [c + "+skew" for c in categories]
     groups = {g: [r for r in records if r["category"] == g] for g in names}
+    for kind in dict.fromkeys(k for _, k in MAP_KINDS + (("", "other"),)):
+        groups[f"maps: {kind}"] = [r for r in groups.get("maps", ()) if map_kind(r["file"]) == kind]
     groups = {g: rs for g, rs in groups.items() if rs}
     groups["all"] = [r for r in records if r["category"] in categories]
     return groups

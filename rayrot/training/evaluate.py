@@ -62,8 +62,10 @@ def _items(root: Path) -> list[tuple[Path, str]]:
 
 
 def evaluate_folder(root: str | Path, model_spec: str = "orient_lcnet_x1", rotation_tta: bool = True,
-                    max_px: int = 2048, device: str = "cpu") -> dict:
-    """Score every image of ``root`` under the four turns; returns per-category rows per scorer."""
+                    max_px: int = 2048, device: str = "cpu",
+                    categories: tuple[str, ...] | None = None) -> dict:
+    """Score every image of ``root`` (of ``categories``, default all) under the four turns;
+    returns per-category rows per scorer."""
     root = Path(root)
     model, card = load_model(model_spec, device, fuse=True)
     px = card.input_px
@@ -72,6 +74,8 @@ def evaluate_folder(root: str | Path, model_spec: str = "orient_lcnet_x1", rotat
     t0 = time.perf_counter()
     n_img = 0
     for path, cat in _items(root):
+        if categories is not None and cat not in categories:
+            continue
         img = load_image(path, max_px)
         n_img += 1
         for k in range(4):
