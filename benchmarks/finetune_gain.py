@@ -9,6 +9,7 @@ Then the halves swap. The shipped model is never trained on the dev set: this is
 
     python benchmarks/finetune_gain.py                    # shipped model, both halves
     python benchmarks/finetune_gain.py --base PATH.safetensors --category documents
+    python benchmarks/finetune_gain.py --set freeze_epochs=0 --set wise_alpha=1.0
 
 Prints a table and writes ``benchmarks/out/finetune_gain.json``.
 """
@@ -60,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base", default="orient_lcnet_x1", help="registered name or .safetensors")
     ap.add_argument("--category", default="photos")
     ap.add_argument("--halves", default="0,1", help="which halves to fine-tune on")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a value of configs/train_finetune.yaml (repeatable)")
     args = ap.parse_args(argv)
+
+    from rayrot.config import parse_overrides
 
     import torch
 
@@ -76,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             metrics = finetune([(str(p), 0) for p in train], args.base, tmp,
-                               load_finetune_config(), "cpu", data_note=f"dev {args.category} half {h}")
+                               load_finetune_config(overrides=parse_overrides(args.overrides)),
+                               "cpu", data_note=f"dev {args.category} half {h}")
             seconds = time.perf_counter() - t0
             after = accuracy(metrics["weights"], test)
         rows.append({"train_half": h, "train_images": len(train), "test_images": len(test),
@@ -88,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                      "finetune_s": round(seconds), "epochs": metrics.get("epochs")})
     print_table(rows, list(rows[0]))
     path = write_json("finetune_gain.json", {"base": args.base, "category": args.category,
+                                              "overrides": args.overrides,
                                               "dev": str(DEV.name), "rows": rows})
     print(f"wrote {path}")
     return 0

@@ -95,7 +95,10 @@ def vote(probs: np.ndarray, center_weight: np.ndarray, is_global: np.ndarray,
     winner = int(np.argmax(mass))
     share = float(mass[winner] / total)
     margin = float((mass[winner] - np.sort(mass)[-2]) / total)
-    determined = share >= cfg.undetermined_threshold and margin >= cfg.min_margin
+    # A tie between two answers is never an answer, whatever min_margin allows (1e-9: the
+    # rounding of equal masses summed in another order).
+    determined = (share >= cfg.undetermined_threshold and margin > 1e-9
+                  and margin >= cfg.min_margin)
     angle = ANGLES[winner] if determined else None
     return OrientationVote(angle, share, tuple(float(m) for m in mass), n_used, int(abstained.sum()))
 

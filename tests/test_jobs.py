@@ -91,6 +91,10 @@ def test_finetune_loss_falls_upright_folder(tmp_path, base_model):
     assert min(m["val_loss"]) < m["val_loss_before"], m
     model, card = load_model(m["weights"])
     assert card.metrics["finetune_validation"]["val_loss_before"] == m["val_loss_before"]
+    # a couple of validation files cannot calibrate: the base's temperature is kept
+    _, base_card = load_model(base_model)
+    assert m["val_files"] < cfg.min_val_files_for_temperature
+    assert card.temperature == base_card.temperature
 
 
 def test_finetune_csv_layout(tmp_path):

@@ -43,7 +43,8 @@ def test_center_tiles_outweigh_corner_tiles(cfg):
 def test_global_view_weight(cfg):
     probs = np.vstack([_onehot_like(2, 1), _onehot_like(0, 2)])
     is_global = np.array([True, False, False])
-    assert vote(probs, np.full(3, 0.5), is_global, cfg.vote).angle == 180
+    heavy = cfg.replace(vote={"global_weight": 4.0}).vote
+    assert vote(probs, np.full(3, 0.5), is_global, heavy).angle == 180
     no_global = cfg.replace(vote={"global_weight": 0.0}).vote
     assert vote(probs, np.full(3, 0.5), is_global, no_global).angle == 0
 

@@ -67,6 +67,8 @@ class FinetuneConfig:
     amp: str
     seed: int
     freeze_prefixes: tuple[str, ...]  # layers never trained (their BatchNorms keep their statistics)
+    freeze_batchnorm: bool  # every BatchNorm keeps the base's statistics
+    min_val_files_for_temperature: int  # fewer validation files: keep the base's temperature
     wise_alpha: float  # saved weights: base + wise_alpha * (fine-tuned - base); 1: fine-tuned
 
 
@@ -240,7 +242,8 @@ def finetune(items: list[tuple[str, int]], base: str, out_dir: str | Path,
         model.train()
         keep = tuple(p.rstrip(".") for p in cfg.freeze_prefixes)
         for name, m in model.named_modules():  # frozen layers keep their BatchNorm statistics
-            if isinstance(m, nn.BatchNorm2d) and (frozen or (keep and name.startswith(keep))):
+            if isinstance(m, nn.BatchNorm2d) and (frozen or cfg.freeze_batchnorm
+                                                  or (keep and name.startswith(keep))):
                 m.eval()
         ds = _Views(train_items, cfg, aug, px, epoch)
         loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True,
@@ -275,13 +278,20 @@ def finetune(items: list[tuple[str, int]], base: str, out_dir: str | Path,
                 LOGGER.info("early stop after epoch %d (best %d)", epoch, best_epoch)
                 break
     model.load_state_dict(best_state)
+    if best_epoch == 0:
+        LOGGER.info("no epoch lowered the validation loss: the base's weights are kept")
     for p in model.parameters():
         p.requires_grad_(True)
     if cfg.wise_alpha != 1.0:
         start, _ = load_model(base, "cpu")
         model = interpolate_weights(start, model, cfg.wise_alpha).to(device)
     vloss, ev, lg, tg = validate(model)
-    temperature = fit_temperature(lg, tg)
+    # A temperature fitted on a handful of files is overconfident, and rotation TTA averages
+    # probabilities, so a wrong temperature changes answers, not only confidences: keep the
+    # base's unless the weights changed and the validation files are enough to fit one.
+    temperature = card.temperature
+    if best_epoch > 0 and len(val_items) >= cfg.min_val_files_for_temperature:
+        temperature = fit_temperature(lg, tg)
     ev_t = evaluate_logits(lg, tg, torch.ones(len(lg), dtype=torch.long), temperature)
     metrics = {"epochs": len(train_curve), "train_loss": train_curve, "val_loss": val_curve,
                "val_loss_before": loss0, "best_epoch": best_epoch,
