@@ -261,7 +261,7 @@ def _make_rayrot_model(args) -> Method:
     tta = cfg.model.rotation_tta
 
     def call(case: Case, rgb: np.ndarray) -> Answer:
-        x = letterbox(rgb, card.input_px)[None]
+        x = letterbox(rgb, card.input_px, card.pad_value)[None]
         p = predict_proba(module, card, x, rotation_tta=tta, device="cpu", fp16=False)[0]
         i = int(np.argmax(p))
         return Answer(int(card.classes[i]) % 360, float(p[i]),

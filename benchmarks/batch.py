@@ -76,7 +76,7 @@ def plain_loop(paths: list[Path], cfg) -> tuple[float, int]:
         if long_px != max(img.size):
             f = long_px / max(img.size)
             img = img.resize((max(1, round(img.width * f)), max(1, round(img.height * f))), Image.LANCZOS)
-        predict_proba(module, card, letterbox(np.asarray(img), card.input_px)[None],
+        predict_proba(module, card, letterbox(np.asarray(img), card.input_px, card.pad_value)[None],
                       rotation_tta=cfg.model.rotation_tta)
     return time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 

@@ -42,7 +42,7 @@ def accuracy(spec: str, paths: list[Path]) -> dict:
     model, card = load_model(spec)
     tiles, labels = [], []
     for p in paths:
-        view = letterbox(load_image(p, 1024), card.input_px)
+        view = letterbox(load_image(p, 1024), card.input_px, card.pad_value)
         for k in range(4):
             # rotate_by_class(upright, k) is the image a turn of class k makes upright
             tiles.append(rotate_by_class(view, k))

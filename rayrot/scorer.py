@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from .config import RunConfig
-from .model.preprocess import PAD_VALUE, letterbox, pad_to_square, resize_square
+from .model.preprocess import letterbox, pad_to_square, resize_square
 from .io import Slide, open_slide
 
 __all__ = ["TileScorer", "read_tile"]
@@ -31,11 +31,13 @@ LOGGER = logging.getLogger(__name__)
 
 
 def read_tile(slide: Slide, level: int, scale: float, x: int, y: int, w: int, h: int,
-              is_global: bool, tile_px: int, rotate_deg: float = 0.0) -> np.ndarray:
+              is_global: bool, tile_px: int, pad_value: int, rotate_deg: float = 0.0) -> np.ndarray:
     """Pixels of one planned tile as the model sees them.
 
     Parameters
     ----------
+    pad_value : int
+        Grey that pads edge tiles and the letterboxed whole-image view (the card's).
     rotate_deg : float
         Clockwise turn (the image's skew) applied before scoring; the tile is then cut from a
         larger region around the same center, so no corner is left empty.
@@ -50,18 +52,19 @@ def read_tile(slide: Slide, level: int, scale: float, x: int, y: int, w: int, h:
         thumb = slide.thumbnail(2 * tile_px)
         if rotate_deg:
             thumb = np.asarray(Image.fromarray(thumb).rotate(
-                -rotate_deg, Image.BILINEAR, expand=True, fillcolor=(PAD_VALUE,) * 3))
-        return letterbox(thumb, tile_px)
+                -rotate_deg, Image.BILINEAR, expand=True, fillcolor=(pad_value,) * 3))
+        return letterbox(thumb, tile_px, pad_value)
     if rotate_deg:
-        return _read_rotated(slide, level, scale, x + w / 2, y + h / 2, tile_px, rotate_deg)
+        return _read_rotated(slide, level, scale, x + w / 2, y + h / 2, tile_px, rotate_deg,
+                             pad_value)
     rgb = slide.read_scaled(level, scale, x, y, w, h)
     if w > tile_px or h > tile_px:  # a plan made for another tile size
         return resize_square(rgb, tile_px)
-    return pad_to_square(rgb, tile_px)
+    return pad_to_square(rgb, tile_px, pad_value)
 
 
 def _read_rotated(slide: Slide, level: int, scale: float, cx: float, cy: float, tile_px: int,
-                  rotate_deg: float) -> np.ndarray:
+                  rotate_deg: float, pad_value: int) -> np.ndarray:
     """A ``tile_px`` square centred at plan-space ``(cx, cy)`` of the image turned clockwise by
     ``rotate_deg``; what lies outside the image is padded grey."""
     lv = slide.levels[level]
@@ -69,13 +72,13 @@ def _read_rotated(slide: Slide, level: int, scale: float, cx: float, cy: float, 
     half = tile_px * (abs(np.cos(np.radians(rotate_deg))) + abs(np.sin(np.radians(rotate_deg)))) / 2
     x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
     x1, y1 = min(int(pw), int(np.ceil(cx + half))), min(int(ph), int(np.ceil(cy + half)))
-    canvas = np.full((int(2 * half) + 2, int(2 * half) + 2, 3), PAD_VALUE, np.uint8)
+    canvas = np.full((int(2 * half) + 2, int(2 * half) + 2, 3), pad_value, np.uint8)
     if x1 > x0 and y1 > y0:
         ox, oy = x0 - int(cx - half), y0 - int(cy - half)
         region = slide.read_scaled(level, scale, x0, y0, x1 - x0, y1 - y0)
         canvas[oy:oy + region.shape[0], ox:ox + region.shape[1]] = region
     # PIL turns counter-clockwise for a positive angle.
-    turned = Image.fromarray(canvas).rotate(-rotate_deg, Image.BILINEAR, fillcolor=(PAD_VALUE,) * 3)
+    turned = Image.fromarray(canvas).rotate(-rotate_deg, Image.BILINEAR, fillcolor=(pad_value,) * 3)
     c = canvas.shape[0] // 2
     return np.asarray(turned)[c - tile_px // 2:c - tile_px // 2 + tile_px,
                               c - tile_px // 2:c - tile_px // 2 + tile_px]
@@ -136,6 +139,7 @@ class TileScorer:
             out[i] = read_tile(slide, int(batch["level"][i]), float(batch["scale"][i]),
                                int(batch["x"][i]), int(batch["y"][i]), int(batch["w"][i]),
                                int(batch["h"][i]), bool(batch["is_global"][i]), self.tile_px,
+                               self.card.pad_value,
                                float(batch["rotate_deg"][i]) if "rotate_deg" in batch else 0.0)
         return out
 

@@ -73,7 +73,7 @@ def test_finetune_on_rotated_subfolders(tmp_path, base_model):
     model, card = load_model(weights)  # what `rayrot/run.py --model PATH` does
     assert card.name.endswith("-ft") and "fine-tuned" in card.data_sources[-1]
     assert card.recipe["finetune"]["max_epochs"] == 3 and card.metrics["finetune_validation"]["val_files"] >= 1
-    tiles = np.stack([letterbox(np.asarray(Image.open(p).convert("RGB")), 224) for p in _tiny_images()])
+    tiles = np.stack([letterbox(np.asarray(Image.open(p).convert("RGB")), 224, card.pad_value) for p in _tiny_images()])
     assert predict_proba(model, card, tiles, rotation_tta=True).shape == (6, 4)
 
 
@@ -126,7 +126,7 @@ def test_export_onnx_agrees_with_torch(tmp_path, base_model):
     _job("export_onnx").main(["--model", spec, "--out", str(out)])
     model, card = load_model(spec)
     files = [p for c in ("photos", "documents", "maps") for p in dev_images(c)[:2]]
-    tiles = np.stack([letterbox(np.asarray(Image.open(f).convert("RGB")), 224) for f in files])
+    tiles = np.stack([letterbox(np.asarray(Image.open(f).convert("RGB")), 224, card.pad_value) for f in files])
     from rayrot.model.preprocess import to_model_input
 
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])

@@ -23,7 +23,7 @@ def _real_tiles(n: int = 2) -> np.ndarray:
     from PIL import Image
 
     files = dev_images("photos")[:1] + dev_images("documents")[:1]
-    return np.stack([letterbox(np.asarray(Image.open(f).convert("RGB")), 224) for f in files[:n]])
+    return np.stack([letterbox(np.asarray(Image.open(f).convert("RGB")), 224, 128) for f in files[:n]])
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +186,23 @@ def test_normalisation_is_to_model_input_bit_for_bit():
     want = to_model_input(x, card.mean, card.std)
     got = _normalize(torch.from_numpy(x), card.mean, card.std).numpy()
     assert got.shape == want.shape and np.array_equal(got, want)
+
+
+def test_tiles_are_padded_with_the_cards_grey(tmp_path):
+    """The pipeline pads the whole-image view with the grey the weights were trained with."""
+    from PIL import Image
+
+    from rayrot.config import load_config
+    from rayrot.engine.job import prepare_image, tile_batches
+    from rayrot.scorer import TileScorer
+
+    page = Image.open(dev_images("documents")[0]).convert("RGB")
+    path = tmp_path / "wide.png"
+    page.resize((page.width * 2, page.height // 2)).save(path)  # letterboxed: bands above and below
+    cfg = load_config()
+    scorer = TileScorer(cfg, device="cpu")
+    assert scorer.card.pad_value == 128  # the shipped card says so
+    scorer.card = scorer.card.replace(pad_value=7)
+    [batch] = tile_batches(str(path), prepare_image(str(path), cfg).plan, 10 ** 6, 10 ** 6)
+    whole = scorer.read_batch(batch)[batch["is_global"]][0]
+    assert (whole[0] == 7).all() and (whole[-1] == 7).all() and (whole[112] != 7).any()

@@ -57,10 +57,10 @@ def test_views_carry_the_label():
     aug = dataclasses.replace(cfg.aug, p_letterbox=0.3, p_partial=0.0)
     img = load_image(next((TINY / "photos").glob("*.jpg")), 320)
     for seed in range(6):
-        v0 = make_view(np.random.default_rng(seed), img, 0, "photos", aug, 224)
+        v0 = make_view(np.random.default_rng(seed), img, 0, "photos", aug, 224, 128)
         assert v0.shape == (224, 224, 3) and v0.dtype == np.uint8
         for k in (1, 2, 3):
-            vk = make_view(np.random.default_rng(seed), img, k, "photos", aug, 224)
+            vk = make_view(np.random.default_rng(seed), img, k, "photos", aug, 224, 128)
             np.testing.assert_array_equal(vk, rotate_by_class(v0, k))
 
 
@@ -69,7 +69,7 @@ def test_partial_tiles_are_padded_top_left():
     img = load_image(next((TINY / "maps").glob("*.jpg")), 320)
     padded = 0
     for seed in range(10):
-        v = make_view(np.random.default_rng(seed), img, seed % 4, "maps", aug, 224)
+        v = make_view(np.random.default_rng(seed), img, seed % 4, "maps", aug, 224, 128)
         grey = (v == 128).all(2)
         assert grey[-1, -1]  # the bottom-right corner is always padding
         padded += grey.mean() > 0.05
@@ -121,7 +121,7 @@ def test_train_loop_loss_falls_and_output_loads(tmp_path):
     img = load_image(next((TINY / "photos").glob("*.jpg")), 320)
     from rayrot.model.preprocess import letterbox
 
-    p = predict_proba(model, card, letterbox(img, 224)[None], rotation_tta=True)
+    p = predict_proba(model, card, letterbox(img, 224, card.pad_value)[None], rotation_tta=True)
     assert p.shape == (1, 4) and np.isfinite(p).all()
 
 
@@ -131,7 +131,7 @@ def test_rotation_views_match_numpy_turns():
     from rayrot.training.loop import normalize_batch, rotation_views
 
     img = load_image(next((TINY / "maps").glob("*.jpg")), 320)
-    tiles = np.stack([make_view(np.random.default_rng(s), img, s % 4, "maps", tiny_cfg().aug, 64)
+    tiles = np.stack([make_view(np.random.default_rng(s), img, s % 4, "maps", tiny_cfg().aug, 64, 128)
                       for s in range(3)])
     targets = torch.tensor(np.stack([target_for("maps", s % 4) for s in range(3)]))
     mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)

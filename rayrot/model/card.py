@@ -31,6 +31,8 @@ class ModelCard:
     std: tuple[float, float, float]  # per-channel std of inputs scaled to [0, 1], RGB order
     classes: tuple[int, ...] = ANGLES  # clockwise degrees that make the input upright, logit order
     temperature: float = 1.0  # calibration: probabilities are softmax(logits / temperature)
+    pad_value: int = 128  # grey (0..255) padding edge tiles and the letterboxed whole-image
+    #                       view, as in training (cards without the field were trained with 128)
     recipe: dict[str, Any] = field(default_factory=dict)  # training config and run facts
     data_sources: tuple[str, ...] = ()  # where the training images came from
     metrics: dict[str, Any] = field(default_factory=dict)  # validation / dev metrics

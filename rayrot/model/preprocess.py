@@ -21,7 +21,6 @@ from PIL import Image
 
 __all__ = [
     "ANGLES",
-    "PAD_VALUE",
     "rotate_by_class",
     "correct_by_class",
     "pad_to_square",
@@ -33,10 +32,6 @@ __all__ = [
 # The four classes, in the order of the model's logits.
 ANGLES = (0, 90, 180, 270)
 
-# Grey used to pad partial tiles and the whole-image view to a square.
-PAD_VALUE = 128
-
-
 def rotate_by_class(upright: np.ndarray, k: int) -> np.ndarray:
     """Turn an upright image so that its label becomes ``k`` (counter-clockwise by ``90 * k``)."""
     return np.ascontiguousarray(np.rot90(upright, k % 4))
@@ -47,8 +42,9 @@ def correct_by_class(image: np.ndarray, k: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, -(k % 4)))
 
 
-def pad_to_square(rgb: np.ndarray, size: int, value: int = PAD_VALUE) -> np.ndarray:
-    """Pad ``rgb`` (at most ``size`` on each side) to ``(size, size, 3)``, content top left.
+def pad_to_square(rgb: np.ndarray, size: int, value: int) -> np.ndarray:
+    """Pad ``rgb`` (at most ``size`` on each side) to ``(size, size, 3)``, content top left,
+    with grey ``value`` (the model card's ``pad_value``).
 
     Used for edge tiles, which are kept at the scale of full tiles rather than stretched.
     """
@@ -69,8 +65,9 @@ def resize_square(rgb: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize((size, size), Image.BILINEAR, reducing_gap=2.0))
 
 
-def letterbox(rgb: np.ndarray, size: int, value: int = PAD_VALUE) -> np.ndarray:
-    """Shrink the whole image to fit ``size`` x ``size``, keep its aspect ratio, pad centred.
+def letterbox(rgb: np.ndarray, size: int, value: int) -> np.ndarray:
+    """Shrink the whole image to fit ``size`` x ``size``, keep its aspect ratio, pad centred
+    with grey ``value`` (the model card's ``pad_value``).
 
     This is the "whole image as one tile" view; the aspect ratio it keeps is itself a cue.
     """

@@ -30,7 +30,7 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
 
 
 def _cfg(**kw: Any) -> dict[str, Any]:
-    base = dict(input_px=224, mean=IMAGENET_MEAN, std=IMAGENET_STD, classes=ANGLES)
+    base = dict(input_px=224, mean=IMAGENET_MEAN, std=IMAGENET_STD, classes=ANGLES, pad_value=128)
     base.update(kw)
     return base
 
@@ -53,7 +53,8 @@ def default_card(name: str, **changes: Any) -> ModelCard:
         raise ModelError(f"unknown model {name!r}; registered: {list_models()}")
     cfg = _DEFAULT_CFGS[name]
     card = ModelCard(name=name, version="0.0.0", arch=name, input_px=cfg["input_px"],
-                     mean=tuple(cfg["mean"]), std=tuple(cfg["std"]), classes=tuple(cfg["classes"]))
+                     mean=tuple(cfg["mean"]), std=tuple(cfg["std"]), classes=tuple(cfg["classes"]),
+                     pad_value=cfg["pad_value"])
     return card.replace(**changes) if changes else card
 
 

@@ -57,6 +57,7 @@ class DataConfig:
     text_dir: str  # text corpora for the synthetic renderer
     mix: dict[str, float]  # category -> share of training samples (renormalised over what exists)
     input_px: int  # tile side fed to the model
+    pad_value: int  # grey padding edge tiles and the letterboxed view (saved in the model card)
     max_decode_px: int  # real images are shrunk so their long side is at most this after decoding
     val_fraction: float  # share of real files (by a hash of the path) held out for validation
     train_fraction: dict[str, float]  # category -> share of its real training files used (by a

@@ -243,17 +243,18 @@ def _skew(rng: np.random.Generator, img: np.ndarray, category: str, max_deg: flo
 
 
 def make_view(rng: np.random.Generator, img: np.ndarray, k: int, category: str,
-              aug: AugConfig, px: int) -> np.ndarray:
+              aug: AugConfig, px: int, pad_value: int) -> np.ndarray:
     """One ``(px, px, 3)`` uint8 tile of the upright ``img``, turned so its label is ``k``.
 
     Chooses the whole image letterboxed (``aug.p_letterbox``), a partial edge tile padded to a
     square (``aug.p_partial``), or a square crop of ``crop_min..crop_max`` of the short side,
-    placed anywhere (touching the border too) and resized to ``px``.
+    placed anywhere (touching the border too) and resized to ``px``; padding is grey
+    ``pad_value`` (the model card's).
     """
     mirror = category in MIRROR_CATEGORIES and rng.random() < aug.p_mirror
     u = rng.random()
     if u < aug.p_letterbox:
-        v = letterbox(img, px)
+        v = letterbox(img, px, pad_value)
         if mirror:
             v = v[:, ::-1]
         return rotate_by_class(v, k)
@@ -272,7 +273,7 @@ def make_view(rng: np.random.Generator, img: np.ndarray, k: int, category: str,
         which = rng.integers(0, 3)  # 0: narrower, 1: shorter, 2: both
         kw = px if which == 1 else int(rng.integers(px // 2, px))
         kh = px if which == 0 else int(rng.integers(px // 2, px))
-        tile = pad_to_square(np.ascontiguousarray(tile[:kh, :kw]), px)
+        tile = pad_to_square(np.ascontiguousarray(tile[:kh, :kw]), px, pad_value)
     return tile
 
 
@@ -414,7 +415,8 @@ class TrainStream(torch.utils.data.IterableDataset):
                 idx = int(rng.integers(len(pool)))
             img = pool[idx]
             k = int(rng.integers(4))
-            tile = augment(rng, make_view(rng, img, k, cat, self.aug, px), cat, self.aug)
+            tile = augment(rng, make_view(rng, img, k, cat, self.aug, px, self.data.pad_value), cat,
+                           self.aug)
             yield tile, target_for(cat, k), CATEGORIES.index(cat)
             if len(pool) >= self.data.pool_size and rng.random() < replace_p[cat]:
                 fresh = self._fresh(rng, cat)
@@ -496,7 +498,8 @@ class ValSet(torch.utils.data.Dataset):
             img = load_image(files[i % len(files)], self.data.max_decode_px)
         img = _prepare(rng, img, cat, self.aug)
         k = i % 4
-        tile = augment(rng, make_view(rng, img, k, cat, self.aug, self.data.input_px), cat, self.aug)
+        tile = augment(rng, make_view(rng, img, k, cat, self.aug, self.data.input_px,
+                                       self.data.pad_value), cat, self.aug)
         return tile, target_for(cat, k), CATEGORIES.index(cat)
 
 

@@ -80,7 +80,7 @@ def evaluate_folder(root: str | Path, model_spec: str = "orient_lcnet_x1", rotat
         n_img += 1
         for k in range(4):
             turned = rotate_by_class(img, k)
-            tiles = np.concatenate([letterbox(turned, px)[None], crops_of(turned, px)])
+            tiles = np.concatenate([letterbox(turned, px, card.pad_value)[None], crops_of(turned, px)])
             p = predict_proba(model, card, tiles, rotation_tta=rotation_tta, device=device)
             probs = {"whole": p[0], "crops": p[1:].mean(0), "both": (4 * p[0] + p[1:].sum(0)) / 9}
             for s, q in probs.items():

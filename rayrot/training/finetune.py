@@ -138,8 +138,10 @@ def collect_items(data: str | Path | None = None, csv_path: str | Path | None = 
 class _Views(torch.utils.data.Dataset):
     """Training views: file ``i % n``, a random view, turned by a random ``r`` more."""
 
-    def __init__(self, items, cfg: FinetuneConfig, aug: AugConfig, px: int, epoch: int = 0):
+    def __init__(self, items, cfg: FinetuneConfig, aug: AugConfig, px: int, pad_value: int,
+                 epoch: int = 0):
         self.items, self.cfg, self.aug, self.px, self.epoch = items, cfg, aug, px, epoch
+        self.pad_value = pad_value
 
     def __len__(self) -> int:
         return len(self.items) * self.cfg.views_per_image
@@ -149,7 +151,7 @@ class _Views(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.cfg.seed, self.epoch, i])
         img = load_image(path, self.cfg.max_decode_px)
         r = int(rng.integers(4))
-        tile = make_view(rng, img, r, "finetune", self.aug, self.px)
+        tile = make_view(rng, img, r, "finetune", self.aug, self.px, self.pad_value)
         if self.cfg.photometric_aug:
             tile = augment(rng, tile, "finetune", self.aug)
         tile = np.array(tile)
@@ -161,8 +163,8 @@ class _Views(torch.utils.data.Dataset):
 class _ValViews(torch.utils.data.Dataset):
     """Each validation file letterboxed, under all four extra turns."""
 
-    def __init__(self, items, cfg: FinetuneConfig, px: int):
-        self.items, self.cfg, self.px = items, cfg, px
+    def __init__(self, items, cfg: FinetuneConfig, px: int, pad_value: int):
+        self.items, self.cfg, self.px, self.pad_value = items, cfg, px, pad_value
 
     def __len__(self) -> int:
         return len(self.items) * 4
@@ -170,7 +172,8 @@ class _ValViews(torch.utils.data.Dataset):
     def __getitem__(self, i: int):
         path, label = self.items[i // 4]
         r = i % 4
-        tile = np.array(rotate_by_class(letterbox(load_image(path, self.cfg.max_decode_px), self.px), r))
+        view = letterbox(load_image(path, self.cfg.max_decode_px), self.px, self.pad_value)
+        tile = np.array(rotate_by_class(view, r))
         t = np.zeros(4, np.float32)
         t[(label + r) % 4] = 1
         return tile, t, 0
@@ -210,7 +213,7 @@ def finetune(items: list[tuple[str, int]], base: str, out_dir: str | Path,
     if device.type == "cuda" and cfg.amp != "none":
         amp_dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
     nw = cfg.num_workers
-    val_loader = torch.utils.data.DataLoader(_ValViews(val_items, cfg, px), batch_size=cfg.batch_size,
+    val_loader = torch.utils.data.DataLoader(_ValViews(val_items, cfg, px, card.pad_value), batch_size=cfg.batch_size,
                                              num_workers=nw, worker_init_fn=worker_init_fn)
     val_batches = list(val_loader)
 
@@ -245,7 +248,7 @@ def finetune(items: list[tuple[str, int]], base: str, out_dir: str | Path,
             if isinstance(m, nn.BatchNorm2d) and (frozen or cfg.freeze_batchnorm
                                                   or (keep and name.startswith(keep))):
                 m.eval()
-        ds = _Views(train_items, cfg, aug, px, epoch)
+        ds = _Views(train_items, cfg, aug, px, card.pad_value, epoch)
         loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True,
                                              num_workers=nw, worker_init_fn=worker_init_fn,
                                              drop_last=len(ds) > cfg.batch_size,

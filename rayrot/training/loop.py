@@ -482,7 +482,7 @@ def train(cfg: TrainConfig, device: str | torch.device = "cpu", out_dir: str | P
     metrics["weights"] = None
     if out is not None:
         card = default_card(cfg.run.model).replace(
-            version=cfg.run.version, temperature=temperature,
+            version=cfg.run.version, temperature=temperature, pad_value=cfg.data.pad_value,
             recipe={"config": cfg.to_dict(), "steps": step, "samples": samples, "tiles": tiles_made,
                     "seconds": round(seconds, 1), "sittings": sittings, "device": str(device),
                     "world_size": world_size, "torch": torch.__version__,
