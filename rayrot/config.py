@@ -54,9 +54,21 @@ class SourceConfig:
     ordinary_max_pixels: int  # non-pyramidal images up to this size get the adaptive resize
     vips_concurrency: int  # libvips threads per process
     folder_suffixes: tuple[str, ...]  # files picked up when a folder is given as input
+    loaders: tuple[str, ...]  # libvips loaders (nicknames) allowed to open an input
+    fail_on: str  # libvips' fail_on: what damage in a file is an error
+    max_decoded_pixels: int  # level-0 pixels a format without random access may decode whole
+    untiled_preview_px: int  # long side of the level made for a big image without random access
 
     def __post_init__(self):
-        _positive(self, "max_pixels", "ordinary_max_pixels", "vips_concurrency")
+        _positive(self, "max_pixels", "ordinary_max_pixels", "vips_concurrency",
+                  "max_decoded_pixels", "untiled_preview_px")
+        if self.fail_on not in ("none", "truncated", "error", "warning"):
+            raise ConfigError(f"source.fail_on must be none, truncated, error or warning, "
+                              f"got {self.fail_on!r}")
+        bad = [n for n in self.loaders if not n.endswith("load")]
+        if bad:
+            raise ConfigError(f"source.loaders: {bad} are not libvips loader names "
+                              "(jpegload, pngload, ...)")
 
 
 @dataclass(frozen=True)
@@ -118,8 +130,12 @@ class ScorerConfig:
     # 0..1, or None = off: an ordinary image whose whole-image view alone (no rotation TTA)
     # reaches this calibrated top probability is decided from that view
     cascade_stop_confidence: float | None
+    image_time_limit_s: float | None  # seconds one image may take to detect; None = no limit
 
     def __post_init__(self):
+        if self.image_time_limit_s is not None and self.image_time_limit_s <= 0:
+            raise ConfigError(f"scorer.image_time_limit_s must be > 0 (null = no limit), "
+                              f"got {self.image_time_limit_s}")
         _positive(self, "batch_size", "first_batch_size", "torch_threads", "dataset_batch_size")
         stop = self.cascade_stop_confidence
         if stop is not None and not 0 <= stop <= 1:

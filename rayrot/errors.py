@@ -6,6 +6,7 @@ tile's coordinates and level::
     RayrotError                  base class; catch this to catch them all
     ├── ConfigError              a bad YAML file, unknown key or bad value
     ├── SlideReadError           an input cannot be opened or a region cannot be decoded
+    │   └── TimeLimitError       an image ran over scorer.image_time_limit_s
     ├── ModelError               weights missing, malformed or of another architecture
     └── WriteError               an output cannot be written (folder unwritable, disk full)
 
@@ -26,6 +27,10 @@ class ConfigError(RayrotError, ValueError):
 
 class SlideReadError(RayrotError):
     """Raised when an input image cannot be opened or one of its regions cannot be read."""
+
+
+class TimeLimitError(SlideReadError):
+    """Raised when one image takes longer than its time limit; the batch goes on."""
 
 
 class ModelError(RayrotError):

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import RunConfig
-from ..errors import RayrotError
+from ..errors import RayrotError, TimeLimitError
 from ..result import DetectionResult
-from ..io import Slide, open_slide
+from ..io import Slide, decode_deadline, open_slide
 from ..plan import TilePlan, plan_tiles, refine_plan
 from ..skew import SkewEstimate
 from ..skew import measure_skew as measure_image_skew
@@ -304,7 +304,11 @@ class ImageJob:
 
     def __init__(self, path: str, cfg: RunConfig):
         self.path, self.cfg = path, cfg
-        self.prep = prepare_image(path, cfg)
+        limit = cfg.scorer.image_time_limit_s
+        # every step of this image checks it, in whichever process runs the step; a decode
+        # that would run past it is stopped by libvips itself
+        self._deadline = None if limit is None else time.monotonic() + limit
+        self.prep = self._within_limit("opening and planning", prepare_image, path, cfg)
         self.generation = -1
         self.phase = TILES
         self.skew_measured = False
@@ -342,6 +346,7 @@ class ImageJob:
 
     def next_batches(self) -> list[ScoreRequest]:
         """The requests queued since the last call, in scoring order."""
+        self._check_time("scoring")
         out, self._pending = self._pending, []
         if out and self._t0 is None:
             self._t0 = time.perf_counter()
@@ -356,6 +361,7 @@ class ImageJob:
         in request order: one that comes early waits for those before it."""
         if not self.wants(req):
             return
+        self._check_time("scoring")
         self._arrived[req.index] = scored
         while self.phase != DONE and self._n_added in self._arrived:
             batch = self._arrived.pop(self._n_added)
@@ -371,7 +377,7 @@ class ImageJob:
     def measure_skew(self) -> None:
         """Measure the fine skew (in this process). A skew the tiles must be turned by restarts
         the scoring of the current look with turned tiles."""
-        measure_skew(self.prep, self.cfg)
+        self._within_limit("measuring the skew", measure_skew, self.prep, self.cfg)
         self.skew_measured = True
         if self.phase == TILES and (self._awaiting_skew or self.prep.tile_rotate_deg):
             self._awaiting_skew = False
@@ -392,6 +398,23 @@ class ImageJob:
         return self.prep.finer[-1] if self.prep.finer else self.prep.plan
 
     # ------------------------------------------------------------------ the steps
+
+    def _check_time(self, stage: str) -> None:
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise TimeLimitError(f"{self.path}: took more than scorer.image_time_limit_s="
+                                 f"{self.cfg.scorer.image_time_limit_s:g} s (stopped while "
+                                 f"{stage})")
+
+    def _within_limit(self, stage: str, func, *args):
+        """``func(*args)`` with its decodes stopped at the deadline."""
+        try:
+            with decode_deadline(self._deadline):
+                out = func(*args)
+        except RayrotError:
+            self._check_time(stage)  # a decode stopped at the deadline reads as a time limit
+            raise
+        self._check_time(stage)
+        return out
 
     def _takes_first_look(self) -> bool:
         stop = self.cfg.scorer.cascade_stop_confidence

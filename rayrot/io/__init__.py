@@ -1,8 +1,11 @@
 """Reading inputs: the only package that imports pyvips or openslide.
 
     slide   Slide: lazy pyvips / OpenSlide reader, any pixel format -> 8-bit sRGB; open_slide
+    vips    the libvips backend: allowed loaders, levels, pixel normalisation and full depth
 """
 
-from .slide import Level, Slide, clear_slide_cache, luma, open_slide, set_worker_concurrency
+from .slide import (Level, Slide, clear_slide_cache, decode_deadline, luma, open_slide,
+                    set_worker_concurrency)
 
-__all__ = ["Level", "Slide", "luma", "open_slide", "clear_slide_cache", "set_worker_concurrency"]
+__all__ = ["Level", "Slide", "luma", "open_slide", "clear_slide_cache", "set_worker_concurrency",
+           "decode_deadline"]

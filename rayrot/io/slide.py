@@ -29,9 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from ..config import SourceConfig
-from ..errors import SlideReadError
+from ..errors import SlideReadError, WriteError
+from .vips import PreviewLevel, VipsSource, decode_deadline, full_depth, one_line as _one_line, open_vips, to_numpy, watched
+from .vips import normalise as _normalise
 
-__all__ = ["Level", "Slide", "luma", "open_slide", "clear_slide_cache", "set_worker_concurrency"]
+__all__ = ["Level", "Slide", "luma", "open_slide", "clear_slide_cache", "set_worker_concurrency",
+           "decode_deadline"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -42,9 +45,6 @@ MIN_SIDE_PX = 8
 # (no pipeline set up per call), but one fetch of a 4096-px square of a JPEG-tiled TIFF runs
 # about 2x slower than libvips' own tiled sink (benchmarks/write_profile.py).
 _REGION_FETCH_MAX_PX = 1 << 21
-
-# Scales at which libvips' JPEG loader decodes directly (DCT scaling).
-_JPEG_SHRINKS = (2, 4, 8)
 
 
 @dataclass(frozen=True)
@@ -66,14 +66,18 @@ class Slide:
     """A lazily read image. Use :meth:`from_file` (or :func:`open_slide`) to make one."""
 
     def __init__(self, path: str, backend: str, levels: tuple[Level, ...], cfg: SourceConfig,
-                 handles: list, is_pyramid: bool, properties: dict):
+                 handles: list, is_pyramid: bool, properties: dict, *, raw=None,
+                 vips_source: VipsSource | None = None):
         self.path = path
         self.backend = backend
         self.levels = levels
         self.is_pyramid = is_pyramid
         self.properties = properties  # format-specific metadata (mpp, vendor ...)
         self._cfg = cfg
-        self._handles = handles  # pyvips.Image per level, or [openslide.OpenSlide]
+        # pyvips.Image (or a PreviewLevel, made when first read) per level, or [OpenSlide]
+        self._handles = handles
+        self._raw = raw  # libvips: level 0 as loaded, at its own depth (the outputs' pixels)
+        self._info = vips_source
         self._regions: dict[int, object] = {}
         self._scaled: dict[tuple[int, float, bool], np.ndarray] = {}  # ordinary images: _scaled_level
 
@@ -91,9 +95,12 @@ class Slide:
         path = str(path)
         p = Path(path)
         if not p.exists():
+            if any(ch in path for ch in "*?["):
+                raise SlideReadError(f"{path}: no such file, and as a pattern it matches no file")
             raise SlideReadError(f"{path}: no such file")
         if p.is_dir():
-            raise SlideReadError(f"{path}: is a folder, not an image")
+            raise SlideReadError(f"{path}: a folder with no image in it "
+                                 f"(searched for {', '.join(cfg.folder_suffixes)})")
         try:
             size = p.stat().st_size
         except OSError as exc:
@@ -106,6 +113,7 @@ class Slide:
             slide = _open_openslide(path, cfg)
         else:
             slide = _open_vips(path, cfg)
+        LOGGER.debug("opened %r", slide)
         if slide.width * slide.height > cfg.max_pixels:
             raise SlideReadError(
                 f"{path}: header claims {slide.width}x{slide.height} pixels, more than "
@@ -183,16 +191,16 @@ class Slide:
                 rgb = self._read_openslide(lv, x, y, w, h)
                 return np.ascontiguousarray(np.rot90(rgb, -turn)) if turn else rgb
             if turn or w * h > _REGION_FETCH_MAX_PX:
-                image = self._handles[level].crop(x, y, w, h)
+                image = self._handle(level).crop(x, y, w, h)
                 if turn:
                     image = image.rot(f"d{90 * turn}")
-                buf = image.write_to_memory()
+                buf = watched(image).write_to_memory()
                 return np.frombuffer(buf, np.uint8).reshape(image.height, image.width, 3)
             region = self._regions.get(level)
             if region is None:
                 import pyvips
 
-                region = self._regions[level] = pyvips.Region.new(self._handles[level])
+                region = self._regions[level] = pyvips.Region.new(self._handle(level))
             buf = region.fetch(x, y, w, h)
             return np.frombuffer(buf, np.uint8).reshape(h, w, 3)
         except SlideReadError:
@@ -213,7 +221,114 @@ class Slide:
         if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > lv.width or y + h > lv.height:
             raise SlideReadError(f"{self.path}: region x={x} y={y} w={w} h={h} lies outside "
                                  f"level {level} ({lv.width}x{lv.height})")
+        self.check_decodable(level)
         return lv
+
+    def _handle(self, level: int):
+        """The pyvips image of one level, making a preview level when it is first read."""
+        handle = self._handles[level]
+        if isinstance(handle, PreviewLevel):
+            handle = self._handles[level] = handle.make()
+        return handle
+
+    def decodes_whole(self, level: int = 0) -> bool:
+        """Whether reading any region of ``level`` decodes the whole level first (a PNG, JPEG,
+        WebP or GIF read at random: libvips keeps it in memory or in a temporary file)."""
+        return self.backend == "vips" and self._info is not None and not self._info.random_access
+
+    def check_decodable(self, level: int = 0) -> None:
+        """Raise :class:`SlideReadError` when a read of ``level`` would decode more than
+        ``source.max_decoded_pixels`` pixels whole (nothing is decoded here)."""
+        lv = self.levels[level]
+        if self.decodes_whole(level) and lv.width * lv.height > self._cfg.max_decoded_pixels:
+            raise SlideReadError(
+                f"{self.path}: a {lv.width}x{lv.height} {self._format_name} has no random "
+                f"access: reading its level {level} would decode {lv.width * lv.height} "
+                f"pixels whole, more than source.max_decoded_pixels="
+                f"{self._cfg.max_decoded_pixels} (a tiled TIFF of it can be read)")
+
+    @property
+    def _format_name(self) -> str:
+        loader = self._info.loader if self._info is not None else ""
+        return loader[:-4].upper() if loader.endswith("load") else "image"
+
+    # ------------------------------------------------------------------ the outputs' pixels
+    @property
+    def pages(self) -> int:
+        """Pages of a multi-page document or frames of an animation (1 for one image; a
+        pyramid's levels are not pages)."""
+        return self._info.pages if self._info is not None else 1
+
+    @property
+    def output_format(self) -> str:
+        """libvips format of :meth:`output_image`: "uchar" (8-bit) or "ushort" (16-bit: 16-bit
+        and float inputs)."""
+        if self._raw is None:
+            return "uchar"
+        return full_depth(self._raw, self._info, False).format
+
+    def check_correctable(self, *, pages_ok: bool = False) -> None:
+        """Raise :class:`~rayrot.errors.WriteError` when a corrected copy would lose data:
+        an animation, the pages of a multi-page file (unless ``pages_ok``: the writer turns
+        every page, which needs pages of one size), or a level 0 that would decode more than
+        ``source.max_decoded_pixels`` pixels whole."""
+        info = self._info
+        if info is not None and info.animated:
+            raise WriteError(f"{self.path}: an animation of {info.pages} frames; rayrot turns "
+                             "single images only (detection looked at the first frame)")
+        if self.pages > 1 and not info.same_size_pages:
+            raise WriteError(f"{self.path}: {self.pages} pages of different sizes; rayrot "
+                             "corrects a multi-page file only when its pages share one size")
+        if self.pages > 1 and not pages_ok:
+            raise WriteError(f"{self.path}: {self.pages} pages; this output holds one image "
+                             "(the corrected TIFF keeps every page)")
+        try:
+            self.check_decodable(0)
+        except SlideReadError as exc:
+            raise WriteError(str(exc)) from exc
+
+    def output_image(self, *, alpha: bool = False, page: int = 0):
+        """Level 0 (or one page of a multi-page file) as a lazy ``pyvips.Image`` for the
+        written outputs: sRGB with 3 bands (4 with ``alpha`` when the input has one), at the
+        input's own depth (:attr:`output_format`), EXIF orientation applied.
+
+        Float inputs are scaled by their real range (0..1, 0..255, 0..65535, or their own
+        minimum and maximum) to 16 bits, never saturated. OpenSlide formats give 8-bit RGB.
+        """
+        import pyvips
+
+        if self.backend == "openslide":
+            rgb = self.read_level_region(0, 0, 0, self.width, self.height)
+            return pyvips.Image.new_from_array(rgb).copy(interpretation="srgb")
+        self.check_decodable(0)
+        raw = self._raw
+        if page:
+            raw = pyvips.Image.new_from_file(self.path, access="random", page=page,
+                                             fail_on=self._cfg.fail_on)
+            if "orientation" in raw.get_fields():
+                raw = raw.autorot()
+        return full_depth(raw, self._info, alpha)
+
+    def read_output_region(self, x: int, y: int, w: int, h: int, *, turn: int = 0) -> np.ndarray:
+        """One rectangle of :meth:`output_image` (no alpha) turned ``turn`` quarter turns
+        clockwise: ``(h, w, 3)`` (``(w, h, 3)`` for an odd turn) uint8 or uint16."""
+        if self.backend == "openslide" or self.output_format == "uchar":
+            return self.read_level_region(0, x, y, w, h, turn=turn)
+        self._checked_level(0, x, y, w, h)
+        image = self.output_image().crop(x, y, w, h)
+        if turn % 4:
+            image = image.rot(f"d{90 * (turn % 4)}")
+        try:
+            return to_numpy(image)
+        except Exception as exc:
+            raise self.region_error(0, x, y, w, h, exc) from exc
+
+    def output_region_image(self, x: int, y: int, w: int, h: int):
+        """:meth:`region_image` of level 0 at the outputs' depth (lazy on the libvips backend)."""
+        if self.backend == "openslide" or self.output_format == "uchar":
+            return self.region_image(0, x, y, w, h)
+        self._checked_level(0, x, y, w, h)
+        return self.output_image().crop(x, y, w, h)
 
     def region_image(self, level: int, x: int, y: int, w: int, h: int):
         """One rectangle of one level as a ``pyvips.Image`` (3-band uchar sRGB) for libvips
@@ -230,7 +345,7 @@ class Slide:
         if self.backend == "openslide":
             rgb = self.read_level_region(level, x, y, w, h)
             return pyvips.Image.new_from_array(rgb).copy(interpretation="srgb")
-        return self._handles[level].crop(x, y, w, h)
+        return self._handle(level).crop(x, y, w, h)
 
     def read_scaled(self, level: int, scale: float, x: int, y: int, w: int, h: int, *,
                     grey: bool = False) -> np.ndarray:
@@ -321,15 +436,17 @@ class Slide:
                 # A big single-level file: stream a shrink-on-load thumbnail rather than
                 # decoding the whole image into memory.
                 thumb = pyvips.Image.thumbnail(self.path, max_px, height=max_px, size="down",
-                                               fail_on="truncated")
-                return _to_numpy(_normalise(thumb))
+                                               fail_on=self._cfg.fail_on)
+                return to_numpy(_normalise(thumb, self._info))
             # Coarsest level still at least as large as the thumbnail.
             lv = max((lv for lv in self.levels if max(lv.width, lv.height) >= max(tw, th)),
                      key=lambda lv: lv.downsample, default=self.levels[0])
-            img = self._handles[lv.index]
+            img = self._handle(lv.index)
             shrunk = img.resize(tw / lv.width, vscale=th / lv.height, kernel="linear") \
                 if (tw, th) != (lv.width, lv.height) else img
-            return _to_numpy(shrunk)
+            return to_numpy(shrunk)
+        except SlideReadError:
+            raise
         except Exception as exc:
             raise SlideReadError(f"{self.path}: cannot decode a thumbnail: {_one_line(exc)}") from exc
 
@@ -338,7 +455,7 @@ class Slide:
         if self.backend != "vips":
             raise SlideReadError(f"{self.path}: vips_image() is not available for OpenSlide formats; "
                                  "use read_level_region()")
-        return self._handles[level]
+        return self._handle(level)
 
     def _read_openslide(self, lv: Level, x: int, y: int, w: int, h: int) -> np.ndarray:
         osr = self._handles[0]
@@ -390,85 +507,12 @@ def open_slide(path: str | os.PathLike, cfg: SourceConfig) -> Slide:
 # ---------------------------------------------------------------------- vips backend
 
 def _open_vips(path: str, cfg: SourceConfig) -> Slide:
-    import pyvips
-
-    try:
-        # revalidate: a file rewritten since libvips last opened it must not come from its cache.
-        first = pyvips.Image.new_from_file(path, access="random", fail_on="truncated",
-                                           revalidate=True)
-    except pyvips.Error as exc:
-        raise SlideReadError(f"{path}: not an image libvips or OpenSlide can read: "
-                             f"{_one_line(exc)}") from exc
-    loader = first.get("vips-loader") if "vips-loader" in first.get_fields() else ""
-    fields = first.get_fields()
-    pages = first.get("n-pages") if "n-pages" in fields else 1
-    subifds = first.get("n-subifds") if "n-subifds" in fields else 0
-    handles = [first]
-    properties = {"loader": loader}
-    # A pyramid is either a run of pages, each smaller than the one before
-    # (libvips' tiffsave pyramid=True), or sub-IFDs under page 0 (OME-TIFF style).
-    if loader.startswith("tiff") and subifds:
-        for i in range(subifds):
-            handles.append(pyvips.Image.new_from_file(path, access="random", subifd=i,
-                                                      fail_on="truncated"))
-    elif loader.startswith("tiff") and pages > 1:
-        for i in range(1, pages):
-            img = pyvips.Image.new_from_file(path, access="random", page=i, fail_on="truncated")
-            prev = handles[-1]
-            if img.width >= prev.width or img.height >= prev.height:
-                break  # a multi-page document, not a pyramid: keep page 0 only
-            handles.append(img)
-    is_pyramid = len(handles) > 1
-    if loader.startswith("jpeg"):
-        # JPEG decodes at 1/2, 1/4 and 1/8 scale almost for free (DCT scaling): offer those
-        # as coarser levels, so a big photo is scored without decoding its full resolution.
-        for shrink in _JPEG_SHRINKS:
-            if min(first.width, first.height) // shrink < MIN_SIDE_PX * 8:
-                break
-            handles.append(pyvips.Image.new_from_file(path, access="random", shrink=shrink,
-                                                      fail_on="truncated", revalidate=True))
-    if not is_pyramid and "orientation" in fields:
-        try:
-            handles = [h.autorot() for h in handles]
-        except pyvips.Error as exc:
-            raise SlideReadError(f"{path}: cannot apply EXIF orientation: {_one_line(exc)}") from exc
-    handles = [_normalise(h) for h in handles]
-    w0 = handles[0].width
-    levels = tuple(Level(i, h.width, h.height, w0 / h.width) for i, h in enumerate(handles))
-    return Slide(path, "vips", levels, cfg, handles, is_pyramid, properties)
-
-
-def _normalise(img):
-    """Any band count, format or interpretation -> 3-band uchar sRGB, alpha on white."""
-    interp = img.interpretation
-    if img.format in ("float", "double"):
-        if interp in ("xyz", "lab", "lch", "cmc", "labs", "yxy", "hsv"):
-            img = img.colourspace("srgb")
-        else:
-            # Float pixels (scientific TIFFs, also those libvips labels scRGB) are taken
-            # to hold gamma-encoded 0..1 values.
-            img = (img * 255.0).cast("uchar")
-    if img.hasalpha():
-        # Transparent pixels become white, as on paper.
-        top = 65535 if img.format == "ushort" else 255
-        img = img.flatten(background=[top] * (img.bands - 1), max_alpha=top)
-    if img.interpretation == "cmyk" or (img.format == "ushort" and
-                                        img.interpretation in ("rgb16", "grey16")):
-        img = img.colourspace("srgb")
-    if img.format == "ushort":
-        img = (img >> 8).cast("uchar")
-    elif img.format != "uchar":
-        img = img.cast("uchar")
-    if img.bands < 3:
-        img = img[0].bandjoin([img[0], img[0]])
-    elif img.bands > 3:
-        img = img[0:3]
-    return img.copy(interpretation="srgb")
-
-
-def _to_numpy(img) -> np.ndarray:
-    buf = img.write_to_memory()
-    return np.frombuffer(buf, np.uint8).reshape(img.height, img.width, img.bands)[..., :3].copy()
+    handles, raw, info, is_pyramid = open_vips(path, cfg)
+    sizes = [h.size if isinstance(h, PreviewLevel) else (h.width, h.height) for h in handles]
+    w0 = sizes[0][0]
+    levels = tuple(Level(i, w, h, w0 / w) for i, (w, h) in enumerate(sizes))
+    return Slide(path, "vips", levels, cfg, handles, is_pyramid, {"loader": info.loader},
+                 raw=raw, vips_source=info)
 
 
 # ---------------------------------------------------------------------- openslide backend
@@ -510,8 +554,3 @@ def _composite_pil(img) -> np.ndarray:
         white = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, img)
     return np.asarray(img.convert("RGB"))
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().replace("\n", " ")
-    return " ".join(text.split())[:300] or type(exc).__name__
