@@ -28,7 +28,10 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike],
     """Files, folders (their images, recursively) and globs -> a list of paths, in order.
 
     ``suffixes``: the file suffixes a folder is searched for (``source.folder_suffixes``).
-    A name that matches nothing is kept, so it is reported as a missing file.
+    A path that exists is taken as it is, even when it holds glob characters
+    (``scan[1].jpg``); only a name that does not exist is expanded as a glob. A name that
+    gives no image (a missing file, a glob that matches nothing, a folder without images) is
+    kept, so that reading it reports it as an error naming it.
     """
     if suffixes is None:
         suffixes = tuple(load_config().source.folder_suffixes)
@@ -37,23 +40,22 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike],
     out: list[str] = []
     for item in inputs:
         item = str(item)
-        if any(ch in item for ch in "*?["):
-            matches = sorted(glob.glob(item, recursive=True))
-            out.extend(m for m in matches if Path(m).is_file())
-            if not matches:
-                out.append(item)
-        elif Path(item).is_dir():
-            out.extend(str(p) for p in sorted(Path(item).rglob("*"))
-                       if p.is_file() and p.suffix.lower() in suffixes)
+        path = Path(item)
+        if path.is_dir():
+            found = [str(p) for p in sorted(path.rglob("*"))
+                     if p.is_file() and p.suffix.lower() in suffixes]
+        elif path.exists() or not any(ch in item for ch in "*?["):
+            found = [item]
         else:
-            out.append(item)
+            found = [m for m in sorted(glob.glob(item, recursive=True)) if Path(m).is_file()]
+        out.extend(found or [item])
     return out
 
 
 def _is_single(paths) -> bool:
     """One path that names one file (present or not), not a folder or a glob."""
     return (isinstance(paths, (str, os.PathLike)) and not Path(paths).is_dir()
-            and not any(ch in str(paths) for ch in "*?["))
+            and (Path(paths).exists() or not any(ch in str(paths) for ch in "*?[")))
 
 
 def _as_config(config) -> RunConfig:
