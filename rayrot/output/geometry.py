@@ -107,7 +107,7 @@ def _vips_rotate(image, theta_deg: float, src_size: tuple[int, int], out_size: t
     Parameters
     ----------
     image : pyvips.Image
-        3- or 4-band uchar sRGB; with 4 bands the alpha is resampled premultiplied, so edges
+        3- or 4-band sRGB, uchar or ushort; with 4 bands the alpha is resampled premultiplied, so edges
         get no dark fringe.
     out_rect : (x, y, w, h)
         The window of the whole output to produce, output pixels.
@@ -121,6 +121,8 @@ def _vips_rotate(image, theta_deg: float, src_size: tuple[int, int], out_size: t
     pyvips = _vips()
     x, y, w, h = out_rect
     matrix, odx, ody = _vips_affine_args(theta_deg, src_size, out_size, region_origin, (x, y))
-    background = list(_fill_rgba(fill)[:image.bands])
+    # the fill's 8-bit colour at the image's own depth
+    depth = 257 if image.format == "ushort" else 1
+    background = [v * depth for v in _fill_rgba(fill)[:image.bands]]
     return image.affine(matrix, interpolate=pyvips.Interpolate.new("bicubic"), oarea=[0, 0, w, h],
                         odx=odx, ody=ody, background=background, extend="background")

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import WriteError
 from .files import _atomic
-from .geometry import _check_angle, _output_size, _vips, _vips_from_array, _vips_rotate
+from .geometry import _check_angle, _output_size, _vips, _vips_rotate
 from .tables import ANGLES
 from .zarr.store import _open_source
 
@@ -50,30 +50,6 @@ def _as_slide(slide_or_path: Any, source_cfg: Any):
     return slide_or_path
 
 
-def _load_rgb(slide):
-    """The whole level-0 image as a 3-band uchar sRGB pyvips image (normalised by the source)."""
-    if getattr(slide, "backend", None) == "vips" and hasattr(slide, "vips_image"):
-        return slide.vips_image(0)
-    return _vips_from_array(slide.read_level_region(0, 0, 0, slide.width, slide.height))
-
-
-def _load_with_alpha(path: str, width: int, height: int):
-    """The input with its own alpha, as 4-band uchar sRGB, or None when it has none (or it
-    cannot be matched to the source's normalised image)."""
-    pyvips = _vips()
-    try:
-        image = pyvips.Image.new_from_file(path).autorot()
-        if not image.hasalpha() or (image.width, image.height) != (width, height):
-            return None
-        if image.interpretation != "srgb":
-            image = image.colourspace("srgb")
-        if image.format != "uchar":
-            image = image.cast("uchar")
-        return image if image.bands == 4 else None
-    except pyvips.Error:
-        return None
-
-
 def _correct_vips(image, angle: int, skew: float, fill: str, crop: bool):
     """Rotate a whole pyvips image clockwise by ``angle + skew`` degrees (exact for skew 0)."""
     if skew == 0:
@@ -91,7 +67,11 @@ def write_corrected_image(slide_or_path: Any, result: Any, out_dir: str | os.Pat
     The image is rotated clockwise by ``result.angle + result.skew_deg`` (an undetermined
     angle counts as 0): pixel-exact for a pure 90-degree multiple, bicubic with the configured
     fill for a fine skew. JPEG is re-encoded at ``out_cfg.jpeg_quality``; PNG and TIFF are
-    lossless and keep the alpha of RGBA inputs. The three files appear together or not at all.
+    lossless, keep the alpha of RGBA inputs and the input's depth (16-bit in, 16-bit out; float
+    in, 16-bit out scaled by the float's real range), and a multi-page TIFF keeps every page.
+    An animation, pages of several sizes, or an input that would decode more than
+    ``source.max_decoded_pixels`` whole raise :class:`~rayrot.errors.WriteError`. The three
+    files appear together or not at all.
 
     Parameters
     ----------
@@ -128,13 +108,17 @@ def write_corrected_image(slide_or_path: Any, result: Any, out_dir: str | os.Pat
     if fill == "transparent" and ext == "jpg" and skew != 0:
         LOGGER.info("%s: JPEG has no alpha; fill 'transparent' written as white", slide.path)
         fill = "white"
-    image = _load_with_alpha(slide.path, slide.width, slide.height) if ext != "jpg" else None
-    if image is None:
-        image = _load_rgb(slide)
-        if fill == "transparent" and skew != 0:
-            image = image.bandjoin(255).copy(interpretation="srgb")
-    corrected = _correct_vips(image, angle, skew, fill, bool(out_cfg.skew_crop))
-
+    # Every page of a multi-page TIFF is turned; an animation, pages of several sizes or an
+    # image too big to decode whole are refused rather than written in part.
+    slide.check_correctable(pages_ok=ext == "tif")
+    top = 65535 if slide.output_format == "ushort" else 255
+    corrected = []
+    for page in range(slide.pages):
+        # the run's reader gives the pixels at the input's own depth, with its alpha
+        image = slide.output_image(alpha=ext != "jpg", page=page)
+        if fill == "transparent" and skew != 0 and not image.hasalpha():
+            image = image.bandjoin(top).copy(interpretation=image.interpretation)
+        corrected.append(_correct_vips(image, angle, skew, fill, bool(out_cfg.skew_crop)))
     out_dir = Path(out_dir)
     stem = name or Path(slide.path).stem
     paths = {"image": out_dir / f"{stem}.corrected.{ext}", "angle": out_dir / f"{stem}.angle.txt",
@@ -143,21 +127,26 @@ def write_corrected_image(slide_or_path: Any, result: Any, out_dir: str | os.Pat
         tmps = {k: stack.enter_context(_atomic(p)) for k, p in paths.items()}
         _save_vips(corrected, tmps["image"], ext, out_cfg.jpeg_quality, paths["image"])
         tmps["angle"].write_text(_format_deg(angle + skew) + "\n")
-        meta = _image_meta(slide, result, angle, skew, corrected, paths["image"],
+        meta = _image_meta(slide, result, angle, skew, corrected[0], paths["image"],
                            time.perf_counter() - start)
         tmps["meta"].write_text(json.dumps(meta, indent=2) + "\n")
     LOGGER.info("wrote %s (rotated %s deg clockwise)", paths["image"], _format_deg(angle + skew))
     return {k: str(p) for k, p in paths.items()}
 
 
-def _save_vips(image, tmp: Path, ext: str, quality: int, final: Path) -> None:
+def _save_vips(pages: list, tmp: Path, ext: str, quality: int, final: Path) -> None:
+    """Save the corrected image (several pages: one TIFF with a page per image)."""
     pyvips = _vips()
+    image = pages[0]
     try:
         if ext == "jpg":
             if image.bands == 4:
                 image = image.flatten(background=[255, 255, 255])
             image.jpegsave(str(tmp), Q=int(quality))
         elif ext == "tif":
+            if len(pages) > 1:
+                image = pyvips.Image.arrayjoin(pages, across=1).copy()
+                image.set_type(pyvips.GValue.gint_type, "page-height", pages[0].height)
             image.tiffsave(str(tmp), compression="deflate")
         else:
             image.pngsave(str(tmp))
@@ -175,6 +164,8 @@ def _image_meta(slide, result, angle: int, skew: float, corrected, image_path: P
         "input_size": [int(slide.width), int(slide.height)],
         "output": image_path.name,
         "output_size": [int(corrected.width), int(corrected.height)],
+        "bits_per_sample": 16 if corrected.format == "ushort" else 8,
+        "pages": int(slide.pages),
         "angle": result.angle,
         "skew_deg": skew,
         "rotation_deg": angle + skew,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -11,7 +12,7 @@ from typing import Any, Callable, Iterable, Mapping
 from ...errors import WriteError
 from ..files import _ensure_dir, _remove, _replace, _tmp_sibling
 from .plan import ZarrPlan
-from .store import BlockJob, open_zarr_store, run_block_job
+from .store import BlockJob, _open_source, open_zarr_store, run_block_job
 
 __all__ = ["finalize_zarr", "write_ome_zarr"]
 
@@ -31,10 +32,11 @@ def _ngff_attrs(plan: ZarrPlan, name: str, metadata: Mapping[str, Any] | None) -
         "metadata": {"description": "2x2 mean of the level above; level 0 rotated by rayrot",
                      "method": "rayrot.output"},
     }
-    channels = [_omero_channel(label, color) for label, color in
+    top = 65535 if plan.dtype == "uint16" else 255
+    channels = [_omero_channel(label, color, top) for label, color in
                 (("red", "FF0000"), ("green", "00FF00"), ("blue", "0000FF"))]
     if plan.channels == 4:
-        channels.append(_omero_channel("alpha", "FFFFFF", active=False))
+        channels.append(_omero_channel("alpha", "FFFFFF", top, active=False))
     omero = {"name": name, "channels": channels,
              "rdefs": {"model": "color", "defaultT": 0, "defaultZ": 0}}
     rayrot = {"angle_deg": plan.angle_deg, "skew_deg": plan.skew_deg,
@@ -48,10 +50,10 @@ def _ngff_attrs(plan: ZarrPlan, name: str, metadata: Mapping[str, Any] | None) -
             "rayrot": rayrot}
 
 
-def _omero_channel(label: str, color: str, active: bool = True) -> dict[str, Any]:
+def _omero_channel(label: str, color: str, top: int, active: bool = True) -> dict[str, Any]:
     return {"label": label, "color": color, "active": active, "coefficient": 1.0,
             "family": "linear", "inverted": False,
-            "window": {"min": 0, "max": 255, "start": 0, "end": 255}}
+            "window": {"min": 0, "max": top, "start": 0, "end": top}}
 
 
 def finalize_zarr(plan: ZarrPlan, path_tmp: str | os.PathLike, path_final: str | os.PathLike,
@@ -115,6 +117,11 @@ def write_ome_zarr(plan: ZarrPlan, source_path: str, source_cfg: Any,
     out_path : Path
     """
     out_path = Path(out_path)
+    # before any work: an input the store cannot hold whole (an animation, pages, a level 0
+    # too big to decode) is refused, and the store takes the input's depth
+    slide = _open_source(str(source_path), source_cfg)
+    slide.check_correctable()
+    plan = dataclasses.replace(plan, dtype="uint16" if slide.output_format == "ushort" else "uint8")
     _ensure_dir(out_path.parent)
     tmp = _tmp_sibling(out_path)
     start = time.perf_counter()

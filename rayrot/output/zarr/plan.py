@@ -49,6 +49,8 @@ class ZarrPlan:
         from memory (see :meth:`tiers`).
     codec : str
         Lossless chunk compression: "lz4" (Blosc-LZ4) or "zstd".
+    dtype : str
+        "uint8", or "uint16" for 16-bit and float inputs (the input's depth is kept).
     """
 
     source_width: int
@@ -64,6 +66,7 @@ class ZarrPlan:
     ngff_version: str
     block_levels: int
     codec: str
+    dtype: str = "uint8"
 
     @property
     def exact(self) -> bool:
@@ -86,7 +89,7 @@ class ZarrPlan:
     @property
     def fill_value(self) -> int:
         """Zarr fill value: chunks wholly of the fill colour are not stored."""
-        return 255 if self.fill == "white" else 0
+        return (65535 if self.dtype == "uint16" else 255) if self.fill == "white" else 0
 
     def chunk_grid(self, level: int) -> tuple[int, int]:
         """``(rows, cols)`` of chunks at ``level``."""

@@ -54,7 +54,7 @@ def _compressor(plan: ZarrPlan):
 def open_zarr_store(plan: ZarrPlan, path_tmp: str | os.PathLike) -> None:
     """Create the (empty) group and one array per level under ``path_tmp``.
 
-    Arrays are named "0", "1", ... (finest first), uint8, shape ``(C, H, W)``, chunks
+    Arrays are named "0", "1", ... (finest first), ``plan.dtype``, shape ``(C, H, W)``, chunks
     ``(C, chunk_px, chunk_px)``, compressed as ``plan.codec`` says; NGFF 0.4 gets zarr v2 with
     "/"-nested chunk keys, 0.5 zarr v3 with ``dimension_names = ["c", "y", "x"]``. No
     multiscales metadata yet: :func:`finalize_zarr` writes it last.
@@ -67,7 +67,7 @@ def open_zarr_store(plan: ZarrPlan, path_tmp: str | os.PathLike) -> None:
         group = zarr.open_group(str(path_tmp), mode="w", zarr_format=plan.zarr_format)
         for level, (h, w) in enumerate(plan.level_shapes):
             kwargs: dict[str, Any] = dict(
-                name=str(level), shape=(plan.channels, h, w), dtype="uint8",
+                name=str(level), shape=(plan.channels, h, w), dtype=plan.dtype,
                 chunks=(plan.channels, plan.chunk_px, plan.chunk_px),
                 fill_value=plan.fill_value, compressors=_compressor(plan))
             if plan.zarr_format == 2:
@@ -197,7 +197,7 @@ def _store_chunks(plan: ZarrPlan, path_tmp: str | os.PathLike, level: int, x: in
             if furthest(chunk) == fill:
                 continue
             if chunk.shape[1:] != (step, step):
-                padded = np.full((chunk.shape[0], step, step), fill, np.uint8)
+                padded = np.full((chunk.shape[0], step, step), fill, chunk.dtype)
                 padded[:, :chunk.shape[1], :chunk.shape[2]] = chunk
                 chunk = padded
             target = root / metadata.encode_chunk_key((0, (y + j) // step, (x + i) // step))
@@ -228,12 +228,16 @@ def run_block_job(job: BlockJob) -> tuple[int, int, int]:
 
 def _level0_block(plan: ZarrPlan, source_path: str, source_cfg: Any,
                   rect: tuple[int, int, int, int]) -> np.ndarray | None:
-    """``(C, h, w)`` uint8 pixels of one level-0 block; None when it lies wholly in the fill."""
+    """``(C, h, w)`` pixels (``plan.dtype``) of one level-0 block; None when it lies wholly in
+    the fill."""
     x, y, w, h = rect
     if plan.exact:
         sx, sy, sw, sh = _exact_source_rect(plan, rect)
-        region = _open_source(source_path, source_cfg).read_level_region(0, sx, sy, sw, sh,
-                                                                  turn=plan.angle_deg // 90)
+        slide = _open_source(source_path, source_cfg)
+        turn = plan.angle_deg // 90
+        # 8-bit: the pixels scoring reads; 16-bit: the input's own depth
+        region = slide.read_level_region(0, sx, sy, sw, sh, turn=turn) if plan.dtype == "uint8" \
+            else slide.read_output_region(sx, sy, sw, sh, turn=turn)
         return np.ascontiguousarray(region.transpose(2, 0, 1))
     box = _skew_source_box(plan, rect, margin=3)
     if box is None:
@@ -242,9 +246,10 @@ def _level0_block(plan: ZarrPlan, source_path: str, source_cfg: Any,
     # A lazy region: libvips decodes the source tiles as the rotation asks for them, so a
     # block never holds a decoded copy of its (larger, turned) source footprint.
     slide = _open_source(source_path, source_cfg)
-    region = slide.region_image(0, sx, sy, sw, sh)
+    region = slide.region_image(0, sx, sy, sw, sh) if plan.dtype == "uint8" \
+        else slide.output_region_image(sx, sy, sw, sh)
     if plan.channels == 4:
-        region = region.bandjoin(255)
+        region = region.bandjoin(65535 if plan.dtype == "uint16" else 255)
     image = _vips_rotate(region, plan.theta_deg,
                          (plan.source_width, plan.source_height), (plan.width, plan.height),
                          (sx, sy), rect, plan.fill)
@@ -289,7 +294,8 @@ def _skew_source_box(plan: ZarrPlan, rect: tuple[int, int, int, int],
 
 
 def _downsample2(block: np.ndarray, alpha: bool) -> np.ndarray:
-    """Mean of each 2x2 pixel block: ``(C, h, w)`` uint8 -> ``(C, ceil(h/2), ceil(w/2))`` uint8.
+    """Mean of each 2x2 pixel block: ``(C, h, w)`` uint8 or uint16 -> ``(C, ceil(h/2),
+    ceil(w/2))`` of the same dtype.
 
     An odd last row or column is repeated; means are rounded half up. With ``alpha`` (C = 4,
     last band alpha) the colour is averaged weighted by alpha, so transparent pixels do not
@@ -298,15 +304,17 @@ def _downsample2(block: np.ndarray, alpha: bool) -> np.ndarray:
     c, h, w = block.shape
     if h % 2 or w % 2:
         block = np.pad(block, ((0, 0), (0, h % 2), (0, w % 2)), mode="edge")
+    wide = block.dtype == np.uint16
     if not alpha:
-        total = _sum2x2(block, np.uint16)
+        total = _sum2x2(block, np.uint32 if wide else np.uint16)
         total += 2
         total >>= 2
-        return total.astype(np.uint8)
+        return total.astype(block.dtype)
     a = block[-1:]
-    a_sum = _sum2x2(a, np.uint32)
-    rgb_sum = _sum2x2(block[:-1].astype(np.uint32) * a, np.uint32)
-    out = np.empty((c,) + a_sum.shape[1:], np.uint8)
+    acc = np.uint64 if wide else np.uint32
+    a_sum = _sum2x2(a, acc)
+    rgb_sum = _sum2x2(block[:-1].astype(acc) * a, acc)
+    out = np.empty((c,) + a_sum.shape[1:], block.dtype)
     out[:-1] = np.where(a_sum > 0, (rgb_sum + a_sum // 2) // np.maximum(a_sum, 1), 0)
     out[-1] = (a_sum[0] + 2) // 4
     return out
