@@ -30,7 +30,7 @@ import numpy as np
 
 from ..config import SourceConfig
 from ..errors import SlideReadError, WriteError
-from .vips import PreviewLevel, VipsSource, decode_deadline, full_depth, one_line as _one_line, open_vips, to_numpy, watched
+from .vips import PreviewLevel, VipsSource, decode_deadline, full_depth, one_line as _one_line, open_vips, to_numpy
 from .vips import normalise as _normalise
 
 __all__ = ["Level", "Slide", "luma", "open_slide", "clear_slide_cache", "set_worker_concurrency",
@@ -194,7 +194,7 @@ class Slide:
                 image = self._handle(level).crop(x, y, w, h)
                 if turn:
                     image = image.rot(f"d{90 * turn}")
-                buf = watched(image).write_to_memory()
+                buf = image.write_to_memory()
                 return np.frombuffer(buf, np.uint8).reshape(image.height, image.width, 3)
             region = self._regions.get(level)
             if region is None:

@@ -11,6 +11,7 @@ inside another (an SVG's embedded images, for one) runs either.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class VipsSource:
     float_offset: float  # ... after this is subtracted (a float image's negative minimum)
 
 
+_WATCHED = itertools.count(1)
 # time.monotonic() past which a decode in this thread is stopped (None: no limit)
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("decode_deadline",
                                                                          default=None)
@@ -67,6 +69,10 @@ def watched(image):
     deadline = _DEADLINE.get()
     if deadline is None:
         return image
+    # The handler lives only as long as this Python object, but libvips' operation cache may
+    # hand the same image to a later identical call: a copy with a unique offset is never
+    # handed out again, so its handler is never called once it is gone.
+    image = image.copy(xoffset=next(_WATCHED) % (1 << 30))
 
     def on_eval(img, progress):
         if time.monotonic() > deadline:
@@ -299,12 +305,12 @@ def full_depth(img, info: VipsSource, alpha: bool):
     """The written outputs' pixels: 3-band sRGB (4 with ``alpha`` when the input has one) at
     the input's own depth, uchar for 8-bit inputs, ushort for 16-bit ones and for float ones
     (scaled by their real range, never saturated)."""
+    if img.interpretation == "cmyk":  # libvips' colour management gives 8-bit sRGB
+        img = img.colourspace("srgb")
     wide = img.format in ("ushort", "short", "uint", "int", "float", "double") \
         or img.interpretation in ("rgb16", "grey16")
     fmt, top = ("ushort", 65535) if wide else ("uchar", 255)
     img = _to_unit_depth(img, info, float(top), fmt)
-    if img.interpretation == "cmyk":
-        img = img.colourspace("srgb")
     if img.format != fmt:
         img = img.cast(fmt)
     has_alpha = img.hasalpha()
