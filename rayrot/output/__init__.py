@@ -31,7 +31,7 @@ put pixel ``(i, j)``'s centre at ``(j + 0.5, i + 0.5)``; an output point ``p`` c
 source point ``c_src + R(theta)^T (p - c_out)`` with ``R(theta) = [[cos, -sin], [sin, cos]]``
 (clockwise on screen, y pointing down). A pure multiple of 90 degrees is done with exact
 integer index maps (libvips' ``rot``), so it is lossless; a fine skew is resampled
-with libvips' bicubic interpolator (pyvips is imported lazily, for the rotations only) and
+with libvips' bicubic interpolator (through :mod:`rayrot.io.rotate`: only rayrot.io imports pyvips) and
 grows the canvas to hold the whole rotated image (``output.skew_crop`` keeps the input's size).
 
 The OME-Zarr writer never holds the whole image: it works in blocks of 2**k x 2**k chunks

@@ -10,9 +10,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from ..errors import WriteError
 from .files import _atomic
-from .geometry import _check_angle, _output_size, _vips, _vips_from_array, _vips_rotate
+from ..io import rotate as vips_ops
+from .geometry import _check_angle, _output_size
 from .tables import ANGLES
 from .zarr.store import _open_source
 
@@ -48,39 +48,6 @@ def _as_slide(slide_or_path: Any, source_cfg: Any):
             source_cfg = load_config().source
         return _open_source(str(slide_or_path), source_cfg)
     return slide_or_path
-
-
-def _load_rgb(slide):
-    """The whole level-0 image as a 3-band uchar sRGB pyvips image (normalised by the source)."""
-    if getattr(slide, "backend", None) == "vips" and hasattr(slide, "vips_image"):
-        return slide.vips_image(0)
-    return _vips_from_array(slide.read_level_region(0, 0, 0, slide.width, slide.height))
-
-
-def _load_with_alpha(path: str, width: int, height: int):
-    """The input with its own alpha, as 4-band uchar sRGB, or None when it has none (or it
-    cannot be matched to the source's normalised image)."""
-    pyvips = _vips()
-    try:
-        image = pyvips.Image.new_from_file(path).autorot()
-        if not image.hasalpha() or (image.width, image.height) != (width, height):
-            return None
-        if image.interpretation != "srgb":
-            image = image.colourspace("srgb")
-        if image.format != "uchar":
-            image = image.cast("uchar")
-        return image if image.bands == 4 else None
-    except pyvips.Error:
-        return None
-
-
-def _correct_vips(image, angle: int, skew: float, fill: str, crop: bool):
-    """Rotate a whole pyvips image clockwise by ``angle + skew`` degrees (exact for skew 0)."""
-    if skew == 0:
-        return image if angle == 0 else image.rot(f"d{angle}")
-    src = (image.width, image.height)
-    out = _output_size(image.width, image.height, angle, skew, crop)
-    return _vips_rotate(image, angle + skew, src, out, (0, 0), (0, 0, *out), fill)
 
 
 def write_corrected_image(slide_or_path: Any, result: Any, out_dir: str | os.PathLike,
@@ -128,12 +95,14 @@ def write_corrected_image(slide_or_path: Any, result: Any, out_dir: str | os.Pat
     if fill == "transparent" and ext == "jpg" and skew != 0:
         LOGGER.info("%s: JPEG has no alpha; fill 'transparent' written as white", slide.path)
         fill = "white"
-    image = _load_with_alpha(slide.path, slide.width, slide.height) if ext != "jpg" else None
+    image = (vips_ops.load_with_alpha(slide.path, slide.width, slide.height)
+             if ext != "jpg" else None)
     if image is None:
-        image = _load_rgb(slide)
+        image = vips_ops.whole_image(slide)
         if fill == "transparent" and skew != 0:
-            image = image.bandjoin(255).copy(interpretation="srgb")
-    corrected = _correct_vips(image, angle, skew, fill, bool(out_cfg.skew_crop))
+            image = vips_ops.add_alpha(image)
+    out_size = _output_size(slide.width, slide.height, angle, skew, bool(out_cfg.skew_crop))
+    corrected = vips_ops.turn_image(image, angle, skew, out_size, fill)
 
     out_dir = Path(out_dir)
     stem = name or Path(slide.path).stem
@@ -141,28 +110,13 @@ def write_corrected_image(slide_or_path: Any, result: Any, out_dir: str | os.Pat
              "meta": out_dir / f"{stem}.meta.json"}
     with ExitStack() as stack:
         tmps = {k: stack.enter_context(_atomic(p)) for k, p in paths.items()}
-        _save_vips(corrected, tmps["image"], ext, out_cfg.jpeg_quality, paths["image"])
+        vips_ops.save_image(corrected, tmps["image"], ext, out_cfg.jpeg_quality, paths["image"])
         tmps["angle"].write_text(_format_deg(angle + skew) + "\n")
         meta = _image_meta(slide, result, angle, skew, corrected, paths["image"],
                            time.perf_counter() - start)
         tmps["meta"].write_text(json.dumps(meta, indent=2) + "\n")
     LOGGER.info("wrote %s (rotated %s deg clockwise)", paths["image"], _format_deg(angle + skew))
     return {k: str(p) for k, p in paths.items()}
-
-
-def _save_vips(image, tmp: Path, ext: str, quality: int, final: Path) -> None:
-    pyvips = _vips()
-    try:
-        if ext == "jpg":
-            if image.bands == 4:
-                image = image.flatten(background=[255, 255, 255])
-            image.jpegsave(str(tmp), Q=int(quality))
-        elif ext == "tif":
-            image.tiffsave(str(tmp), compression="deflate")
-        else:
-            image.pngsave(str(tmp))
-    except pyvips.Error as exc:
-        raise WriteError(f"cannot write {final}: {exc.message}") from exc
 
 
 def _image_meta(slide, result, angle: int, skew: float, corrected, image_path: Path,
@@ -174,7 +128,7 @@ def _image_meta(slide, result, angle: int, skew: float, corrected, image_path: P
         "input": str(slide.path),
         "input_size": [int(slide.width), int(slide.height)],
         "output": image_path.name,
-        "output_size": [int(corrected.width), int(corrected.height)],
+        "output_size": list(vips_ops.image_size(corrected)),
         "angle": result.angle,
         "skew_deg": skew,
         "rotation_deg": angle + skew,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import numpy as np
 
 from ...errors import WriteError
 from ..files import _ensure_dir
-from ..geometry import _rotation, _vips, _vips_rotate
+from ...io.rotate import operation_cache_off, rotate_region, rotation_matrix
 from .plan import ZarrPlan
 
 __all__ = ["BlockJob", "open_zarr_store", "run_block_job", "write_zarr_block"]
@@ -79,20 +78,6 @@ def open_zarr_store(plan: ZarrPlan, path_tmp: str | os.PathLike) -> None:
         raise WriteError(f"cannot create zarr store {path_tmp}: {exc.strerror or exc}") from exc
 
 
-@contextmanager
-def _vips_operation_cache_off():
-    """No libvips operation cache while a chunk is made: no chunk repeats another's operations,
-    and the cache would keep up to 100 MB of their results in every worker."""
-    import pyvips
-
-    n = pyvips.cache_get_max()
-    pyvips.cache_set_max(0)
-    try:
-        yield
-    finally:
-        pyvips.cache_set_max(n)
-
-
 def _open_source(path: str, source_cfg: Any):
     """A reader of ``path`` for one chunk (tests may replace this hook).
 
@@ -148,7 +133,7 @@ def write_zarr_block(plan: ZarrPlan, path_tmp: str | os.PathLike, source_path: s
     w, h = min(side, w_lv - x), min(side, h_lv - y)
     alpha = plan.channels == 4
     if first == 0:
-        with _vips_operation_cache_off():
+        with operation_cache_off():
             pixels = _level0_block(plan, source_path, source_cfg, (x, y, w, h))
     else:
         above = zarr.open_array(str(Path(path_tmp) / str(first - 1)), mode="r")
@@ -238,21 +223,11 @@ def _level0_block(plan: ZarrPlan, source_path: str, source_cfg: Any,
     box = _skew_source_box(plan, rect, margin=3)
     if box is None:
         return None
-    sx, sy, sw, sh = box
     # A lazy region: libvips decodes the source tiles as the rotation asks for them, so a
     # block never holds a decoded copy of its (larger, turned) source footprint.
-    slide = _open_source(source_path, source_cfg)
-    region = slide.region_image(0, sx, sy, sw, sh)
-    if plan.channels == 4:
-        region = region.bandjoin(255)
-    image = _vips_rotate(region, plan.theta_deg,
-                         (plan.source_width, plan.source_height), (plan.width, plan.height),
-                         (sx, sy), rect, plan.fill)
-    try:  # the lazy region decodes here
-        pixels = image.numpy()
-    except _vips().Error as exc:
-        raise slide.region_error(0, sx, sy, sw, sh, exc) from exc
-    return np.ascontiguousarray(pixels.reshape(h, w, plan.channels).transpose(2, 0, 1))
+    pixels = rotate_region(_open_source(source_path, source_cfg), box, plan.theta_deg,
+                           (plan.width, plan.height), rect, plan.fill, plan.channels == 4)
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
 
 def _exact_source_rect(plan: ZarrPlan,
@@ -278,7 +253,7 @@ def _skew_source_box(plan: ZarrPlan, rect: tuple[int, int, int, int],
     corners = np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]], float)
     c_out = np.array([plan.width, plan.height], float) / 2
     c_src = np.array([plan.source_width, plan.source_height], float) / 2
-    src = (corners - c_out) @ _rotation(plan.theta_deg) + c_src  # rows: R^T (p - c_out)
+    src = (corners - c_out) @ rotation_matrix(plan.theta_deg) + c_src  # rows: R^T (p - c_out)
     x0 = max(0, math.floor(src[:, 0].min()) - margin)
     y0 = max(0, math.floor(src[:, 1].min()) - margin)
     x1 = min(plan.source_width, math.ceil(src[:, 0].max()) + margin)

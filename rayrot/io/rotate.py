@@ -1,0 +1,204 @@
+"""libvips pixel work for the writers: bicubic rotation of a source region, whole-image turns, saving.
+
+The writers in :mod:`rayrot.output` hold the geometry (sizes, block grids, metadata); every
+call into libvips they need is here, so :mod:`rayrot.io` stays the only package that imports
+pyvips. Images cross this boundary as opaque handles (``pyvips.Image``) or NumPy arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import WriteError
+
+__all__ = ["rotation_matrix", "rotate_region", "operation_cache_off", "whole_image",
+           "load_with_alpha", "turn_image", "add_alpha", "save_image", "image_size"]
+
+
+def rotation_matrix(theta_deg: float) -> np.ndarray:
+    """``R``, (2, 2) float64: turns vectors clockwise on screen (y down) by ``theta_deg``."""
+    t = math.radians(theta_deg)
+    c, s = math.cos(t), math.sin(t)
+    return np.array([[c, -s], [s, c]])
+
+
+def _affine_args(theta_deg: float, src_size: tuple[int, int], out_size: tuple[int, int],
+                 region_origin: tuple[float, float],
+                 out_origin: tuple[float, float]) -> tuple[list[float], float, float]:
+    """Matrix and offsets for ``pyvips.Image.affine`` that rotate a source region into a window.
+
+    Parameters
+    ----------
+    theta_deg : float
+        Total clockwise rotation, degrees.
+    src_size, out_size : (int, int)
+        ``(width, height)`` of the whole source and of the whole output, pixels.
+    region_origin : (float, float)
+        Top-left of the region handed to libvips, in source pixels.
+    out_origin : (float, float)
+        Top-left of the output window (``oarea`` starts at 0, 0), in output pixels.
+
+    Returns
+    -------
+    matrix : list of 4 floats
+    odx, ody : float
+
+    Notes
+    -----
+    libvips puts pixel centres at integer coordinates; the ``R @ (0.5, 0.5) - 0.5`` term
+    converts from the continuous convention of :mod:`rayrot.output` (centres at half pixels).
+    """
+    R = rotation_matrix(theta_deg)
+    c_src = np.asarray(src_size, float) / 2
+    c_out = np.asarray(out_size, float) / 2
+    t = R @ (np.asarray(region_origin, float) - c_src) + c_out - np.asarray(out_origin, float)
+    off = R @ np.array([0.5, 0.5]) + t - 0.5
+    return [R[0, 0], R[0, 1], R[1, 0], R[1, 1]], float(off[0]), float(off[1])
+
+
+def _fill_rgba(fill: str) -> tuple[int, int, int, int]:
+    return {"white": (255, 255, 255, 255), "black": (0, 0, 0, 255),
+            "transparent": (0, 0, 0, 0)}[fill]
+
+
+def _rotate(image, theta_deg: float, src_size: tuple[int, int], out_size: tuple[int, int],
+            region_origin: tuple[float, float], out_rect: tuple[int, int, int, int], fill: str):
+    """Bicubic rotation of ``image`` (a region of the source) into one output window, lazily.
+
+    With 4 bands the alpha is resampled premultiplied, so edges get no dark fringe; pixels
+    that fall outside the source take ``fill`` ("white", "black" or "transparent").
+    """
+    import pyvips
+
+    x, y, w, h = out_rect
+    matrix, odx, ody = _affine_args(theta_deg, src_size, out_size, region_origin, (x, y))
+    background = list(_fill_rgba(fill)[:image.bands])
+    return image.affine(matrix, interpolate=pyvips.Interpolate.new("bicubic"), oarea=[0, 0, w, h],
+                        odx=odx, ody=ody, background=background, extend="background")
+
+
+def rotate_region(slide, box: tuple[int, int, int, int], theta_deg: float,
+                  out_size: tuple[int, int], out_rect: tuple[int, int, int, int], fill: str,
+                  alpha: bool) -> np.ndarray:
+    """One window of the bicubically rotated level 0, decoded: ``(h, w, C)`` uint8.
+
+    Parameters
+    ----------
+    slide : Slide
+        The source; only ``box`` of its level 0 is read, lazily, as the rotation asks for it.
+    box : (x, y, w, h)
+        Source rectangle holding every pixel the window samples, level-0 pixels.
+    theta_deg : float
+        Total clockwise rotation, degrees.
+    out_size : (int, int)
+        ``(width, height)`` of the whole output.
+    out_rect : (x, y, w, h)
+        The window of the output to produce, output pixels.
+    fill : {"white", "black", "transparent"}
+    alpha : bool
+        Add an opaque alpha band before rotating (C = 4), so the fill can be transparent.
+
+    Raises
+    ------
+    SlideReadError
+        The source region failed to decode (named by :meth:`Slide.region_error`).
+    """
+    import pyvips
+
+    sx, sy, sw, sh = box
+    region = slide.region_image(0, sx, sy, sw, sh)
+    if alpha:
+        region = region.bandjoin(255)
+    image = _rotate(region, theta_deg, (slide.width, slide.height), out_size, (sx, sy),
+                    out_rect, fill)
+    try:  # the lazy region decodes here
+        pixels = image.numpy()
+    except pyvips.Error as exc:
+        raise slide.region_error(0, sx, sy, sw, sh, exc) from exc
+    _, _, w, h = out_rect
+    return pixels.reshape(h, w, image.bands)
+
+
+@contextmanager
+def operation_cache_off() -> Iterator[None]:
+    """No libvips operation cache inside the block: no chunk repeats another's operations, and
+    the cache would keep up to 100 MB of their results in every worker."""
+    import pyvips
+
+    n = pyvips.cache_get_max()
+    pyvips.cache_set_max(0)
+    try:
+        yield
+    finally:
+        pyvips.cache_set_max(n)
+
+
+def whole_image(slide):
+    """The whole level 0 as a 3-band uchar sRGB ``pyvips.Image``: lazy on the libvips backend,
+    decoded into memory for OpenSlide formats."""
+    import pyvips
+
+    if slide.backend == "vips":
+        return slide.vips_image(0)
+    pixels = slide.read_level_region(0, 0, 0, slide.width, slide.height)
+    return pyvips.Image.new_from_array(np.ascontiguousarray(pixels)).copy(interpretation="srgb")
+
+
+def load_with_alpha(path: str, width: int, height: int):
+    """The input with its own alpha, as 4-band uchar sRGB, or None when it has none (or it
+    cannot be matched to the source's normalised image)."""
+    import pyvips
+
+    try:
+        image = pyvips.Image.new_from_file(path).autorot()
+        if not image.hasalpha() or (image.width, image.height) != (width, height):
+            return None
+        if image.interpretation != "srgb":
+            image = image.colourspace("srgb")
+        if image.format != "uchar":
+            image = image.cast("uchar")
+        return image if image.bands == 4 else None
+    except pyvips.Error:
+        return None
+
+
+def add_alpha(image):
+    """``image`` with an opaque alpha band (sRGB)."""
+    return image.bandjoin(255).copy(interpretation="srgb")
+
+
+def image_size(image) -> tuple[int, int]:
+    """``(width, height)`` of a handle from this module."""
+    return int(image.width), int(image.height)
+
+
+def turn_image(image, angle_deg: int, skew_deg: float, out_size: tuple[int, int], fill: str):
+    """Rotate a whole image clockwise by ``angle_deg + skew_deg`` degrees into ``out_size``,
+    lazily: exact index maps (libvips' ``rot``) for a pure 90-degree multiple, else bicubic."""
+    if skew_deg == 0:
+        return image if angle_deg == 0 else image.rot(f"d{angle_deg}")
+    src = (image.width, image.height)
+    return _rotate(image, angle_deg + skew_deg, src, out_size, (0, 0), (0, 0, *out_size), fill)
+
+
+def save_image(image, tmp: str | Path, ext: str, quality: int, final: str | Path) -> None:
+    """Save a whole image as ``ext`` ("jpg": quality ``quality``, alpha flattened on white;
+    "tif": deflate; else PNG) to ``tmp``; a libvips failure becomes WriteError naming ``final``."""
+    import pyvips
+
+    try:
+        if ext == "jpg":
+            if image.bands == 4:
+                image = image.flatten(background=[255, 255, 255])
+            image.jpegsave(str(tmp), Q=int(quality))
+        elif ext == "tif":
+            image.tiffsave(str(tmp), compression="deflate")
+        else:
+            image.pngsave(str(tmp))
+    except pyvips.Error as exc:
+        raise WriteError(f"cannot write {final}: {exc.message}") from exc
