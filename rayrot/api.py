@@ -145,9 +145,11 @@ def _write_image_outputs(res: DetectionResult, name: str, out: Path, cfg: RunCon
     formats = cfg.output.formats
     slide = open_slide(res.path, cfg.source)  # the run's reader, by the run's rules
     if "zarr" in formats:
-        plan = writers.plan_zarr(res.width, res.height, res.angle or 0, res.skew_deg, cfg.output)
+        plan = writers.plan_zarr(res.width, res.height, res.angle or 0, res.skew_deg, cfg.output,
+                                 mpp=(res.mpp_x, res.mpp_y))
         path = out / f"{name}.zarr"
-        writers.write_ome_zarr(plan, res.path, cfg.source, path, map_fn=ray_map(cfg))
+        writers.write_ome_zarr(plan, res.path, cfg.source, path, map_fn=ray_map(cfg),
+                               metadata=_zarr_metadata(res, slide))
         res.outputs["zarr"] = str(path)
     if "image" in formats and res.width * res.height <= cfg.output.image_max_pixels:
         res.outputs.update(writers.write_corrected_image(slide, res, out, cfg.output, name=name,
@@ -158,6 +160,13 @@ def _write_image_outputs(res: DetectionResult, name: str, out: Path, cfg: RunCon
         path = out / f"{name}.overlay.png"
         save_overlay(res, slide, path)
         res.outputs["overlay"] = str(path)
+
+
+def _zarr_metadata(res: DetectionResult, slide) -> dict:
+    """The corrected store's ``rayrot`` attributes: the input, the answer, and the input's
+    vendor properties (OpenSlide's key -> value), kept as the file had them."""
+    return {"source": res.path, "angle": res.angle, "confidence": res.confidence,
+            "source_properties": dict(slide.pixel_size.vendor)}
 
 
 def _output_names(files: list[str]) -> list[str]:

@@ -1,9 +1,11 @@
 """Reading inputs: the only package that imports pyvips or openslide.
 
     slide   Slide: lazy pyvips / OpenSlide reader, any pixel format -> 8-bit sRGB; open_slide
+    physical  PixelSize: microns per pixel from OpenSlide, (OME-)TIFF tags, JPEG/PNG DPI
     rotate  libvips pixel work for the writers: bicubic rotation of a region, turns, saving
 """
 
+from .physical import PixelSize
 from .slide import Level, Slide, clear_slide_cache, luma, open_slide, set_worker_concurrency
 
-__all__ = ["Level", "Slide", "luma", "open_slide", "clear_slide_cache", "set_worker_concurrency"]
+__all__ = ["PixelSize", "Level", "Slide", "luma", "open_slide", "clear_slide_cache", "set_worker_concurrency"]

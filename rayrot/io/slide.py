@@ -30,6 +30,7 @@ import numpy as np
 
 from ..config import SourceConfig
 from ..errors import SlideReadError
+from .physical import UNKNOWN_PIXEL_SIZE, PixelSize, pixel_size_from_openslide, read_pixel_size
 
 __all__ = ["Level", "Slide", "luma", "open_slide", "clear_slide_cache", "set_worker_concurrency"]
 
@@ -72,6 +73,8 @@ class Slide:
         self.levels = levels
         self.is_pyramid = is_pyramid
         self.properties = properties  # format-specific metadata (mpp, vendor ...)
+        # Microns per level-0 pixel and vendor properties, as the file's header records them.
+        self.pixel_size: PixelSize = UNKNOWN_PIXEL_SIZE
         self._cfg = cfg
         self._handles = handles  # pyvips.Image per level, or [openslide.OpenSlide]
         self._regions: dict[int, object] = {}
@@ -106,6 +109,7 @@ class Slide:
             slide = _open_openslide(path, cfg)
         else:
             slide = _open_vips(path, cfg)
+            slide.pixel_size = read_pixel_size(path)
         if slide.width * slide.height > cfg.max_pixels:
             raise SlideReadError(
                 f"{path}: header claims {slide.width}x{slide.height} pixels, more than "
@@ -499,7 +503,9 @@ def _open_openslide(path: str, cfg: SourceConfig) -> Slide:
     props = dict(osr.properties)
     properties = {"vendor": props.get("openslide.vendor"),
                   "mpp_x": props.get("openslide.mpp-x"), "mpp_y": props.get("openslide.mpp-y")}
-    return Slide(path, "openslide", levels, cfg, [osr], len(levels) > 1, properties)
+    slide = Slide(path, "openslide", levels, cfg, [osr], len(levels) > 1, properties)
+    slide.pixel_size = pixel_size_from_openslide(props)
+    return slide
 
 
 def _composite_pil(img) -> np.ndarray:

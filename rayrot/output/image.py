@@ -134,6 +134,8 @@ def _image_meta(slide, result, angle: int, skew: float, corrected, image_path: P
         "rotation_deg": angle + skew,
         "confidence": float(result.confidence),
         "skew_confidence": float(result.skew_confidence),
+        "mpp_x": getattr(result, "mpp_x", None),
+        "mpp_y": getattr(result, "mpp_y", None),
         "probabilities": {str(a): float(p) for a, p in zip(ANGLES, probs)},
         "method": method,
         "model_name": result.model_name,

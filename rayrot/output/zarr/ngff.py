@@ -22,9 +22,15 @@ def _ngff_attrs(plan: ZarrPlan, name: str, metadata: Mapping[str, Any] | None) -
     """Group attributes: multiscales + omero (+ rayrot's own ``metadata``)."""
     axes = [{"name": "c", "type": "channel"}, {"name": "y", "type": "space"},
             {"name": "x", "type": "space"}]
+    # Physical units when the input records its pixel size; bare pixels otherwise.
+    physical = plan.mpp_x is not None and plan.mpp_y is not None
+    if physical:
+        for axis in axes[1:]:
+            axis["unit"] = "micrometer"
+    step_y, step_x = (plan.mpp_y, plan.mpp_x) if physical else (1.0, 1.0)
     datasets = [{"path": str(i),
                  "coordinateTransformations": [{"type": "scale",
-                                                "scale": [1.0, float(2 ** i), float(2 ** i)]}]}
+                                                "scale": [1.0, step_y * 2 ** i, step_x * 2 ** i]}]}
                 for i in range(plan.n_levels)]
     multiscale: dict[str, Any] = {
         "name": name, "axes": axes, "datasets": datasets, "type": "mean",
@@ -39,6 +45,7 @@ def _ngff_attrs(plan: ZarrPlan, name: str, metadata: Mapping[str, Any] | None) -
              "rdefs": {"model": "color", "defaultT": 0, "defaultZ": 0}}
     rayrot = {"angle_deg": plan.angle_deg, "skew_deg": plan.skew_deg,
               "source_size": [plan.source_width, plan.source_height], "fill": plan.fill,
+              "mpp_x": plan.mpp_x, "mpp_y": plan.mpp_y,
               **dict(metadata or {})}
     if plan.ngff_version == "0.4":
         multiscale["version"] = "0.4"
