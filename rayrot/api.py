@@ -37,7 +37,9 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike],
     out: list[str] = []
     for item in inputs:
         item = str(item)
-        if any(ch in item for ch in "*?["):
+        if "://" in item and not item.startswith("file://"):
+            out.extend(_expand_url(item, suffixes))
+        elif any(ch in item for ch in "*?["):
             matches = sorted(glob.glob(item, recursive=True))
             out.extend(m for m in matches if Path(m).is_file())
             if not matches:
@@ -48,6 +50,21 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike],
         else:
             out.append(item)
     return out
+
+
+def _expand_url(url: str, suffixes: tuple[str, ...]) -> list[str]:
+    """An fsspec URL: a glob's matches, a prefix's images (recursively), or the URL itself."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url)
+    scheme = url.split("://", 1)[0]
+    if any(ch in path for ch in "*?["):
+        found = sorted(fs.glob(path))
+    elif fs.isdir(path):
+        found = sorted(p for p in fs.find(path) if Path(p).suffix.lower() in suffixes)
+    else:
+        return [url]
+    return [f"{scheme}://{p}" for p in found] or [url]
 
 
 def _is_single(paths) -> bool:
@@ -109,8 +126,7 @@ def correct(paths, output_dir, config=None, *, progress=None) -> list[DetectionR
     from .engine.scheduler import ScorerPool
 
     cfg = _as_config(config)
-    out = Path(output_dir)
-    writers.check_output_dir(out)
+    out = writers.check_output_dir(output_dir)  # a Path, or an fsspec URL (s3://...)
     files = expand_inputs(paths, tuple(cfg.source.folder_suffixes))
     if {"zarr", "image"} & set(cfg.output.formats):  # a correction needs every image's skew
         cfg = cfg.replace(skew={"after_first_look": True})
@@ -131,13 +147,13 @@ def correct(paths, output_dir, config=None, *, progress=None) -> list[DetectionR
             res.error = f"{res.path}: cannot write outputs: {type(exc).__name__}: {exc}"
         res.seconds["write"] = time.perf_counter() - t0
     if "parquet" in cfg.output.formats:
-        writers.write_images_parquet(results, out / "images.parquet")
+        writers.write_images_parquet(results, writers.output_child(out, "images.parquet"))
         writers.write_tiles_parquet([r.tiles for r in results if r.tiles is not None],
-                                    out / "tiles.parquet")
+                                    writers.output_child(out, "tiles.parquet"))
     return results
 
 
-def _write_image_outputs(res: DetectionResult, name: str, out: Path, cfg: RunConfig) -> None:
+def _write_image_outputs(res: DetectionResult, name: str, out, cfg: RunConfig) -> None:
     from . import output as writers
     from .engine.scheduler import ray_map
     from .io import open_slide
@@ -147,7 +163,7 @@ def _write_image_outputs(res: DetectionResult, name: str, out: Path, cfg: RunCon
     if "zarr" in formats:
         plan = writers.plan_zarr(res.width, res.height, res.angle or 0, res.skew_deg, cfg.output,
                                  mpp=(res.mpp_x, res.mpp_y))
-        path = out / f"{name}.zarr"
+        path = writers.output_child(out, f"{name}.zarr")
         writers.write_ome_zarr(plan, res.path, cfg.source, path, map_fn=ray_map(cfg),
                                metadata=_zarr_metadata(res, slide))
         res.outputs["zarr"] = str(path)
@@ -157,7 +173,7 @@ def _write_image_outputs(res: DetectionResult, name: str, out: Path, cfg: RunCon
     if "overlay" in formats:
         from .output.overlay import save_overlay
 
-        path = out / f"{name}.overlay.png"
+        path = writers.output_child(out, f"{name}.overlay.png")
         save_overlay(res, slide, path)
         res.outputs["overlay"] = str(path)
 

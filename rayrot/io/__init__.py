@@ -2,6 +2,7 @@
 
     slide   Slide: lazy pyvips / OpenSlide reader, any pixel format -> 8-bit sRGB; open_slide
     physical  PixelSize: microns per pixel from OpenSlide, (OME-)TIFF tags, JPEG/PNG DPI
+    remote  inputs on object storage: a local copy of an fsspec URL, per process
     rotate  libvips pixel work for the writers: bicubic rotation of a region, turns, saving
 """
 

@@ -31,6 +31,7 @@ import numpy as np
 from ..config import SourceConfig
 from ..errors import SlideReadError
 from .physical import UNKNOWN_PIXEL_SIZE, PixelSize, pixel_size_from_openslide, read_pixel_size
+from .remote import is_remote, local_copy
 
 __all__ = ["Level", "Slide", "luma", "open_slide", "clear_slide_cache", "set_worker_concurrency"]
 
@@ -83,7 +84,8 @@ class Slide:
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_file(cls, path: str | os.PathLike, cfg: SourceConfig) -> "Slide":
-        """Open ``path``, reading only headers.
+        """Open ``path``, reading only headers; an fsspec URL (``s3://...``) is first copied
+        to a local cache (:func:`rayrot.io.remote.local_copy`).
 
         Raises
         ------
@@ -92,6 +94,10 @@ class Slide:
             ``cfg.max_pixels``, or its header is damaged. The message names the file.
         """
         path = str(path)
+        if is_remote(path):
+            path = local_copy(path)
+        elif path.startswith("file://"):
+            path = path[len("file://"):]
         p = Path(path)
         if not p.exists():
             raise SlideReadError(f"{path}: no such file")

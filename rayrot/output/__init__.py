@@ -43,7 +43,7 @@ picklable data, run by the module-level ``run_block_job``) handed to a ``map_fn`
 Ray driver passes a Ray map, tests the builtin :func:`map`.
 """
 
-from .files import check_output_dir
+from .files import check_output_dir, is_url, output_child
 from .image import corrected_suffix, write_corrected_image
 from .parquet import write_images_parquet, write_tiles_parquet
 from .tables import IMAGES_SCHEMA, TILE_KINDS, TILES_SCHEMA, images_table, tiles_table
@@ -52,7 +52,7 @@ from .zarr.plan import ZarrPlan, plan_zarr
 from .zarr.store import BlockJob, open_zarr_store, run_block_job, write_zarr_block
 
 __all__ = [
-    "check_output_dir", "corrected_suffix", "write_corrected_image", "write_images_parquet",
+    "check_output_dir", "is_url", "output_child", "corrected_suffix", "write_corrected_image", "write_images_parquet",
     "write_tiles_parquet", "IMAGES_SCHEMA", "TILE_KINDS", "TILES_SCHEMA", "images_table",
     "tiles_table", "finalize_zarr", "write_ome_zarr", "ZarrPlan", "plan_zarr", "BlockJob",
     "open_zarr_store", "run_block_job", "write_zarr_block",

@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from .files import _atomic
+from .files import _atomic, output_child
 from ..io import rotate as vips_ops
 from .geometry import _check_angle, _output_size
 from .tables import ANGLES
@@ -104,22 +104,22 @@ def write_corrected_image(slide_or_path: Any, result: Any, out_dir: str | os.Pat
     out_size = _output_size(slide.width, slide.height, angle, skew, bool(out_cfg.skew_crop))
     corrected = vips_ops.turn_image(image, angle, skew, out_size, fill)
 
-    out_dir = Path(out_dir)
     stem = name or Path(slide.path).stem
-    paths = {"image": out_dir / f"{stem}.corrected.{ext}", "angle": out_dir / f"{stem}.angle.txt",
-             "meta": out_dir / f"{stem}.meta.json"}
+    paths = {"image": output_child(out_dir, f"{stem}.corrected.{ext}"),
+             "angle": output_child(out_dir, f"{stem}.angle.txt"),
+             "meta": output_child(out_dir, f"{stem}.meta.json")}
     with ExitStack() as stack:
         tmps = {k: stack.enter_context(_atomic(p)) for k, p in paths.items()}
         vips_ops.save_image(corrected, tmps["image"], ext, out_cfg.jpeg_quality, paths["image"])
         tmps["angle"].write_text(_format_deg(angle + skew) + "\n")
-        meta = _image_meta(slide, result, angle, skew, corrected, paths["image"],
+        meta = _image_meta(slide, result, angle, skew, corrected, f"{stem}.corrected.{ext}",
                            time.perf_counter() - start)
         tmps["meta"].write_text(json.dumps(meta, indent=2) + "\n")
     LOGGER.info("wrote %s (rotated %s deg clockwise)", paths["image"], _format_deg(angle + skew))
     return {k: str(p) for k, p in paths.items()}
 
 
-def _image_meta(slide, result, angle: int, skew: float, corrected, image_path: Path,
+def _image_meta(slide, result, angle: int, skew: float, corrected, image_name: str,
                 write_s: float) -> dict[str, Any]:
     seconds = dict(result.seconds or {})
     probs = tuple(result.probabilities or (0.0,) * 4)
@@ -127,7 +127,7 @@ def _image_meta(slide, result, angle: int, skew: float, corrected, image_path: P
     return {
         "input": str(slide.path),
         "input_size": [int(slide.width), int(slide.height)],
-        "output": image_path.name,
+        "output": image_name,
         "output_size": list(vips_ops.image_size(corrected)),
         "angle": result.angle,
         "skew_deg": skew,
