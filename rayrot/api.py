@@ -128,7 +128,7 @@ def correct(paths, output_dir, config=None, *, progress=None) -> list[DetectionR
     cfg = _as_config(config)
     out = writers.check_output_dir(output_dir)  # a Path, or an fsspec URL (s3://...)
     files = expand_inputs(paths, tuple(cfg.source.folder_suffixes))
-    if {"zarr", "image"} & set(cfg.output.formats):  # a correction needs every image's skew
+    if {"zarr", "image", "ome-tiff"} & set(cfg.output.formats):  # a correction needs every image's skew
         cfg = cfg.replace(skew={"after_first_look": True})
     results = detect(files, cfg, progress=progress)
     # The chunk-writing tasks need the CPUs the scoring actors hold.
@@ -167,6 +167,11 @@ def _write_image_outputs(res: DetectionResult, name: str, out, cfg: RunConfig) -
         writers.write_ome_zarr(plan, res.path, cfg.source, path, map_fn=ray_map(cfg),
                                metadata=_zarr_metadata(res, slide))
         res.outputs["zarr"] = str(path)
+    if "ome-tiff" in formats:
+        from .output.ometiff import write_ome_tiff
+
+        res.outputs["ome-tiff"] = write_ome_tiff(
+            slide, res, writers.output_child(out, f"{name}.ome.tiff"), cfg.output)
     if "image" in formats and res.width * res.height <= cfg.output.image_max_pixels:
         res.outputs.update(writers.write_corrected_image(slide, res, out, cfg.output, name=name,
                                                           source_cfg=cfg.source))

@@ -144,3 +144,61 @@ def test_correct_carries_an_svs_pixel_size_end_to_end(photo, cfg, ray_session, t
     np.testing.assert_allclose(scales[1], [1, 0.504, 0.504])
     attrs = zarr.open_group(str(tmp_path / "out" / "slide.zarr"), mode="r").attrs["rayrot"]
     assert attrs["source_properties"]["openslide.vendor"] == "aperio"
+
+
+def _ome_tiff_levels(path):
+    """``(OME Pixels attributes, levels as tifffile reads them, pyvips sub-IFD images)``."""
+    import xml.etree.ElementTree as ET
+
+    import pyvips
+
+    with tifffile.TiffFile(path) as tif:
+        assert tif.is_ome
+        pixels = next(el for el in ET.fromstring(tif.ome_metadata).iter()
+                      if el.tag.endswith("}Pixels"))
+        levels = [lv.asarray() for lv in tif.series[0].levels]
+    first = pyvips.Image.new_from_file(str(path))
+    subs = [pyvips.Image.new_from_file(str(path), subifd=i)
+            for i in range(first.get("n-subifds"))]
+    return pixels.attrib, levels, [first, *subs]
+
+
+def test_ome_tiff_of_an_svs_turned_90_has_physical_sizes_and_a_pyramid(photo, cfg, tmp_path):
+    from rayrot.output.ometiff import write_ome_tiff
+
+    path = _svs(photo, tmp_path / "slide.svs", 0.252)
+    slide = Slide.from_file(path, cfg.source)
+    res = DetectionResult(path=str(path), width=slide.width, height=slide.height, angle=90,
+                          mpp_x=0.252, mpp_y=0.252)
+    out_cfg = dataclasses.replace(cfg.output, ome_tiff_tile_px=256)
+    out = write_ome_tiff(slide, res, tmp_path / "slide.ome.tiff", out_cfg)
+    attrs, levels, vips_levels = _ome_tiff_levels(out)
+    assert (attrs["SizeX"], attrs["SizeY"]) == (str(slide.height), str(slide.width))
+    assert float(attrs["PhysicalSizeX"]) == 0.252 and attrs["PhysicalSizeXUnit"] == "µm"
+    assert len(levels) >= 2 and len(vips_levels) == len(levels)
+    assert levels[0].shape == (slide.width, slide.height, 3)
+    assert (vips_levels[1].width, vips_levels[1].height) == (slide.height // 2, slide.width // 2)
+    # libvips decodes the JPEG tiles as OpenSlide does, within a rounding step
+    want = np.rot90(slide.read_level_region(0, 0, 0, slide.width, slide.height), -1)
+    assert np.abs(levels[0].astype(int) - want).mean() < 1.0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    import openslide  # OpenSlide opens it too (its generic-TIFF reader sees level 0 only)
+
+    assert openslide.OpenSlide(str(out)).dimensions == (slide.height, slide.width)
+
+
+def test_ome_tiff_is_pixel_exact_and_swaps_anisotropic_sizes(photo, cfg, tmp_path):
+    from rayrot.output.ometiff import write_ome_tiff
+
+    path = tmp_path / "aniso.tif"
+    tifffile.imwrite(path, photo, photometric="rgb", resolution=(2540, 1270),
+                     resolutionunit="INCH")
+    slide = Slide.from_file(path, cfg.source)
+    res = DetectionResult(path=str(path), width=640, height=448, angle=270, mpp_x=10.0,
+                          mpp_y=20.0)
+    out = write_ome_tiff(slide, res, tmp_path / "aniso.ome.tiff",
+                         dataclasses.replace(cfg.output, ome_tiff_tile_px=128))
+    attrs, levels, _ = _ome_tiff_levels(out)
+    assert (float(attrs["PhysicalSizeX"]), float(attrs["PhysicalSizeY"])) == (20.0, 10.0)
+    np.testing.assert_array_equal(levels[0], np.rot90(photo, 1))  # 270 clockwise
+    assert read_pixel_size(str(out)).mpp_x == 20.0  # rayrot reads its own output's sizes

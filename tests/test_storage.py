@@ -114,7 +114,9 @@ def test_input_url_and_zarr_and_parquet_on_s3(s3, page, cfg, tmp_path):
                           height=slide.height, angle=90, confidence=0.9)
     writers.write_images_parquet([res], writers.output_child(out, "images.parquet"))
     dataset = ds.dataset(f"{BUCKET}/out/images.parquet", filesystem=_arrow_s3(env))
-    rows = duckdb.sql("select path, angle, mpp_x from dataset").fetchall()
+    con = duckdb.connect()
+    con.register("images", dataset)  # DuckDB scans the Arrow dataset, which reads over S3
+    rows = con.sql("select path, angle, mpp_x from images").fetchall()
     assert rows == [(f"s3://{BUCKET}/in/page.png", 90, None)]
     leftovers = [p for p in fs.find(f"{BUCKET}/out") if ".tmp" in p or "write-test" in p]
     assert not leftovers and not Path("s3:").exists()

@@ -17,7 +17,8 @@ import numpy as np
 from ..errors import WriteError
 
 __all__ = ["rotation_matrix", "rotate_region", "operation_cache_off", "whole_image",
-           "load_with_alpha", "turn_image", "add_alpha", "save_image", "image_size"]
+           "load_with_alpha", "turn_image", "add_alpha", "save_image", "image_size", "lazy_level0",
+           "save_pyramid_tiff"]
 
 
 def rotation_matrix(theta_deg: float) -> np.ndarray:
@@ -200,5 +201,56 @@ def save_image(image, tmp: str | Path, ext: str, quality: int, final: str | Path
             image.tiffsave(str(tmp), compression="deflate")
         else:
             image.pngsave(str(tmp))
+    except pyvips.Error as exc:
+        raise WriteError(f"cannot write {final}: {exc.message}") from exc
+
+
+def lazy_level0(slide):
+    """The whole level 0 as a lazy 3-band uchar sRGB ``pyvips.Image``, decoded only as a
+    consumer pulls its pixels.
+
+    The libvips backend's own handle; an OpenSlide format that is a TIFF underneath (Aperio
+    .svs, generic and vendor TIFFs) through libvips' TIFF loader, page 0, when that matches
+    the slide's level 0. Anything else (e.g. .mrxs) is decoded whole (:func:`whole_image`).
+    """
+    import pyvips
+
+    from .slide import _normalise
+
+    if slide.backend == "vips":
+        return slide.vips_image(0)
+    try:
+        image = pyvips.Image.new_from_file(slide.path, access="random", fail_on="truncated")
+        if (image.get("vips-loader").startswith("tiff")
+                and (image.width, image.height) == (slide.width, slide.height)):
+            return _normalise(image)
+    except pyvips.Error:
+        pass
+    return whole_image(slide)
+
+
+def save_pyramid_tiff(image, tmp: str | Path, *, description: str, tile_px: int,
+                      compression: str, mpp: tuple[float | None, float | None],
+                      final: str | Path) -> None:
+    """Save ``image`` as a tiled pyramidal TIFF, the levels below full resolution as SubIFDs
+    (the OME-TIFF layout), with ``description`` (OME-XML) as the first IFD's
+    ImageDescription.
+
+    libvips streams the lazy ``image`` through the save: it holds a few rows of tiles per
+    level, never the whole image. ``mpp`` (micrometres per pixel, x and y) also goes into the
+    TIFF resolution tags, in centimetres; a failure becomes WriteError naming ``final``.
+    """
+    import pyvips
+
+    mpp_x, mpp_y = mpp
+    if mpp_x is not None and mpp_y is not None:
+        image = image.copy(xres=1000.0 / mpp_x, yres=1000.0 / mpp_y)  # libvips: pixels per mm
+    else:
+        image = image.copy()
+    image.set_type(pyvips.GValue.gstr_type, "image-description", description)
+    try:
+        image.tiffsave(str(tmp), tile=True, tile_width=tile_px, tile_height=tile_px,
+                       pyramid=True, subifd=True, compression=compression, resunit="cm",
+                       bigtiff=image.width * image.height * image.bands > 2 ** 31)
     except pyvips.Error as exc:
         raise WriteError(f"cannot write {final}: {exc.message}") from exc
