@@ -23,6 +23,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from ..errors import WriteError
+from ..io.remote import is_remote
 
 __all__ = ["check_output_dir", "is_url", "output_child"]
 
@@ -33,13 +34,8 @@ LOGGER = logging.getLogger(__name__)
 
 def is_url(path: str | os.PathLike) -> bool:
     """True for an fsspec URL of a remote filesystem (``s3://b/k``), False for a local path
-    (``file://`` URLs included).
-
-    >>> is_url("s3://bucket/out"), is_url("out/"), is_url("file:///tmp/out")
-    (True, False, False)
-    """
-    text = str(path)
-    return "://" in text and not text.startswith("file://")
+    (``file://`` URLs included): :func:`rayrot.io.remote.is_remote`, for paths too."""
+    return is_remote(str(path))
 
 
 def _local(path: str | os.PathLike) -> Path:
