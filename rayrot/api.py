@@ -128,7 +128,8 @@ def correct(paths, output_dir, config=None, *, progress=None) -> list[DetectionR
     cfg = _as_config(config)
     out = writers.check_output_dir(output_dir)  # a Path, or an fsspec URL (s3://...)
     files = expand_inputs(paths, tuple(cfg.source.folder_suffixes))
-    if {"zarr", "image", "ome-tiff"} & set(cfg.output.formats):  # a correction needs every image's skew
+    # a correction needs every image's skew
+    if {"zarr", "image", "ome-tiff"} & set(cfg.output.formats):
         cfg = cfg.replace(skew={"after_first_look": True})
     results = detect(files, cfg, progress=progress)
     # The chunk-writing tasks need the CPUs the scoring actors hold.

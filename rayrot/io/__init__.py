@@ -9,4 +9,5 @@
 from .physical import PixelSize
 from .slide import Level, Slide, clear_slide_cache, luma, open_slide, set_worker_concurrency
 
-__all__ = ["PixelSize", "Level", "Slide", "luma", "open_slide", "clear_slide_cache", "set_worker_concurrency"]
+__all__ = ["PixelSize", "Level", "Slide", "luma", "open_slide", "clear_slide_cache",
+           "set_worker_concurrency"]
