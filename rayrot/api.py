@@ -41,7 +41,9 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike],
     for item in inputs:
         item = str(item)
         path = Path(item)
-        if path.is_dir():
+        if "://" in item and not item.startswith("file://"):
+            found = _expand_url(item, suffixes)
+        elif path.is_dir():
             found = [str(p) for p in sorted(path.rglob("*"))
                      if p.is_file() and p.suffix.lower() in suffixes]
         elif path.exists() or not any(ch in item for ch in "*?["):
@@ -50,6 +52,22 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike],
             found = [m for m in sorted(glob.glob(item, recursive=True)) if Path(m).is_file()]
         out.extend(found or [item])
     return out
+
+
+def _expand_url(url: str, suffixes: tuple[str, ...]) -> list[str]:
+    """An fsspec URL: a glob's matches, a prefix's images (recursively), or the URL itself
+    (a prefix without images too, so that reading it reports it)."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url)
+    scheme = url.split("://", 1)[0]
+    if any(ch in path for ch in "*?["):
+        found = sorted(fs.glob(path))
+    elif fs.isdir(path):
+        found = sorted(p for p in fs.find(path) if Path(p).suffix.lower() in suffixes)
+    else:
+        return [url]
+    return [f"{scheme}://{p}" for p in found] or [url]
 
 
 def _is_single(paths) -> bool:
@@ -111,10 +129,10 @@ def correct(paths, output_dir, config=None, *, progress=None) -> list[DetectionR
     from .engine.scheduler import ScorerPool
 
     cfg = _as_config(config)
-    out = Path(output_dir)
-    writers.check_output_dir(out)
+    out = writers.check_output_dir(output_dir)  # a Path, or an fsspec URL (s3://...)
     files = expand_inputs(paths, tuple(cfg.source.folder_suffixes))
-    if {"zarr", "image"} & set(cfg.output.formats):  # a correction needs every image's skew
+    # a correction needs every image's skew
+    if {"zarr", "image", "ome-tiff"} & set(cfg.output.formats):
         cfg = cfg.replace(skew={"after_first_look": True})
     results = detect(files, cfg, progress=progress)
     # The chunk-writing tasks need the CPUs the scoring actors hold.
@@ -133,13 +151,13 @@ def correct(paths, output_dir, config=None, *, progress=None) -> list[DetectionR
             res.error = f"{res.path}: cannot write outputs: {type(exc).__name__}: {exc}"
         res.seconds["write"] = time.perf_counter() - t0
     if "parquet" in cfg.output.formats:
-        writers.write_images_parquet(results, out / "images.parquet")
+        writers.write_images_parquet(results, writers.output_child(out, "images.parquet"))
         writers.write_tiles_parquet([r.tiles for r in results if r.tiles is not None],
-                                    out / "tiles.parquet")
+                                    writers.output_child(out, "tiles.parquet"))
     return results
 
 
-def _write_image_outputs(res: DetectionResult, name: str, out: Path, cfg: RunConfig) -> None:
+def _write_image_outputs(res: DetectionResult, name: str, out, cfg: RunConfig) -> None:
     from . import output as writers
     from .engine.scheduler import ray_map
     from .io import open_slide
@@ -147,19 +165,33 @@ def _write_image_outputs(res: DetectionResult, name: str, out: Path, cfg: RunCon
     formats = cfg.output.formats
     slide = open_slide(res.path, cfg.source)  # the run's reader, by the run's rules
     if "zarr" in formats:
-        plan = writers.plan_zarr(res.width, res.height, res.angle or 0, res.skew_deg, cfg.output)
-        path = out / f"{name}.zarr"
-        writers.write_ome_zarr(plan, res.path, cfg.source, path, map_fn=ray_map(cfg))
+        plan = writers.plan_zarr(res.width, res.height, res.angle or 0, res.skew_deg, cfg.output,
+                                 mpp=(res.mpp_x, res.mpp_y))
+        path = writers.output_child(out, f"{name}.zarr")
+        writers.write_ome_zarr(plan, res.path, cfg.source, path, map_fn=ray_map(cfg),
+                               metadata=_zarr_metadata(res, slide))
         res.outputs["zarr"] = str(path)
+    if "ome-tiff" in formats:
+        from .output.ometiff import write_ome_tiff
+
+        res.outputs["ome-tiff"] = write_ome_tiff(
+            slide, res, writers.output_child(out, f"{name}.ome.tiff"), cfg.output)
     if "image" in formats and res.width * res.height <= cfg.output.image_max_pixels:
         res.outputs.update(writers.write_corrected_image(slide, res, out, cfg.output, name=name,
                                                           source_cfg=cfg.source))
     if "overlay" in formats:
         from .output.overlay import save_overlay
 
-        path = out / f"{name}.overlay.png"
+        path = writers.output_child(out, f"{name}.overlay.png")
         save_overlay(res, slide, path)
         res.outputs["overlay"] = str(path)
+
+
+def _zarr_metadata(res: DetectionResult, slide) -> dict:
+    """The corrected store's ``rayrot`` attributes: the input, the answer, and the input's
+    vendor properties (OpenSlide's key -> value), kept as the file had them."""
+    return {"source": res.path, "angle": res.angle, "confidence": res.confidence,
+            "source_properties": dict(slide.pixel_size.vendor)}
 
 
 def _output_names(files: list[str]) -> list[str]:

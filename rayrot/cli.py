@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override one config value, e.g. --set tiling.max_tiles=32 (repeatable)")
     p.add_argument("--model", default=None, help="registered model name or .safetensors path")
     p.add_argument("--formats", default=None,
-                   help="comma-separated outputs: parquet,zarr,image,overlay")
+                   help="comma-separated outputs: parquet,zarr,image,overlay,ome-tiff")
     p.add_argument("--overlay", action="store_true",
                    help="also save out/<name>.overlay.png (thumbnail with each tile's vote)")
     p.add_argument("--no-skew", action="store_true", help="keep pure 90-degree corrections")

@@ -210,9 +210,11 @@ class OutputConfig:
     skew_crop: bool  # crop a fine-skew correction back to the input's size instead of expanding
     write_task_cpus: float  # CPUs Ray reserves for each OME-Zarr block-writing task
     write_task_retries: int  # Ray retries of a block-writing task that failed
+    ome_tiff_tile_px: int  # tile side of the OME-TIFF output, pixels
+    ome_tiff_compression: str  # libvips tiffsave compression of the OME-TIFF tiles
 
     def __post_init__(self):
-        known = {"parquet", "zarr", "image", "overlay"}
+        known = {"parquet", "zarr", "image", "overlay", "ome-tiff"}
         bad = [f for f in self.formats if f not in known]
         if bad:
             raise ConfigError(f"output.formats: unknown format(s) {bad}; choose from {sorted(known)}")
@@ -228,6 +230,12 @@ class OutputConfig:
             raise ConfigError(f"output.zarr_codec must be 'lz4' or 'zstd', got {self.zarr_codec!r}")
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError(f"output.jpeg_quality must be in [1, 100], got {self.jpeg_quality}")
+        if self.ome_tiff_tile_px <= 0 or self.ome_tiff_tile_px % 16:
+            raise ConfigError(f"output.ome_tiff_tile_px must be a positive multiple of 16 (TIFF "
+                              f"tiles), got {self.ome_tiff_tile_px}")
+        if self.ome_tiff_compression not in ("none", "deflate", "lzw", "zstd", "jpeg", "webp"):
+            raise ConfigError(f"output.ome_tiff_compression must be one of none, deflate, lzw, "
+                              f"zstd, jpeg, webp; got {self.ome_tiff_compression!r}")
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,9 @@ class DetectionResult:
         the early stop; scored tiles below the confidence floor.
     seconds : dict
         Wall-clock seconds per stage ("open", "plan", "score", "vote", "skew", "write").
+    mpp_x, mpp_y : float or None
+        Micrometres per level-0 pixel of the input across and down, as its header records
+        them; None when it records none.
     model_name, model_version : str
     error : str or None
         One line saying why this input failed; every other field is then empty.
@@ -68,6 +71,8 @@ class DetectionResult:
     seconds: dict[str, float] = field(default_factory=dict)
     model_name: str = ""
     model_version: str = ""
+    mpp_x: float | None = None
+    mpp_y: float | None = None
     error: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)  # kind -> path written
 

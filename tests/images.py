@@ -57,7 +57,8 @@ def write_pyramid_tiff(img, path: Path, tile: int = 512, q: int = 85) -> Path:
     return path
 
 
-def write_svs(rgb_levels: list[np.ndarray], path: Path, tile: int = 256) -> Path:
+def write_svs(rgb_levels: list[np.ndarray], path: Path, tile: int = 256,
+              mpp: float = 0.5) -> Path:
     """An Aperio-style .svs that OpenSlide reads as vendor 'aperio' (tifffile, JPEG tiles).
 
     ``rgb_levels`` are (H, W, 3) uint8 arrays, finest first, each smaller than the last.
@@ -66,14 +67,14 @@ def write_svs(rgb_levels: list[np.ndarray], path: Path, tile: int = 256) -> Path
 
     h, w = rgb_levels[0].shape[:2]
     desc = (f"Aperio Image Library v12.0.5\r\n{w}x{h} [0,0 {w}x{h}] ({tile}x{tile}) "
-            f"JPEG/RGB Q=85|AppMag = 20|MPP = 0.5")
+            f"JPEG/RGB Q=85|AppMag = 20|MPP = {mpp}")
     thumb = rgb_levels[-1][::2, ::2]
     with tifffile.TiffWriter(path, bigtiff=True) as tif:
         tif.write(rgb_levels[0], tile=(tile, tile), compression="jpeg", photometric="rgb",
                   description=desc, subfiletype=0, metadata=None)
         tif.write(thumb, compression="jpeg", photometric="rgb",
                   description=f"Aperio Image Library v12.0.5\r\n{w}x{h} -> "
-                              f"{thumb.shape[1]}x{thumb.shape[0]} - |AppMag = 20|MPP = 0.5")
+                              f"{thumb.shape[1]}x{thumb.shape[0]} - |AppMag = 20|MPP = {mpp}")
         for lv in rgb_levels[1:]:
             tif.write(lv, tile=(tile, tile), compression="jpeg", photometric="rgb",
                       description=desc, subfiletype=1)

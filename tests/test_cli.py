@@ -147,18 +147,29 @@ def test_version_from_package_metadata():
 
 @pytest.mark.slow
 def test_ray_job_submit_against_a_real_head_node(dev, tmp_path):
-    """`ray start --head` on loopback, then `ray job submit -- python rayrot/run.py ...`."""
+    """README's cluster steps: from this environment, `ray get-auth-token --generate`, then
+    `ray start --head` and `ray job submit -- python rayrot/run.py ...`, all with
+    RAY_AUTH_MODE=token, inputs and outputs on a path every node (here one) can reach."""
     ray_bin = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
     page = read_rgb(dev("documents")[1])
-    src = tmp_path / "page_turned.png"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    src = shared / "page_turned.png"
     Image.fromarray(np.ascontiguousarray(np.rot90(page, 3))).save(src)  # needs 270 clockwise
-    out = tmp_path / "out"
+    out = shared / "out"
     port, dash = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    # The job's `python` is the head node's: this environment's. Token auth is off for this
-    # throwaway cluster on loopback (Ray's CLI would otherwise need the head's token).
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_TOKEN",
+                                                            "RAY_AUTH_TOKEN_PATH")}
+    # The job's `python` is the head node's: the head starts from this environment.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env["RAY_AUTH_MODE"] = "disabled"
+    # Token auth as Ray sets it up: the token in ~/.ray/auth_token (a home of the test's own,
+    # so no real token is read or written), read there by the head and by the CLI.
+    env["HOME"] = str(tmp_path / "home")
+    env["RAY_AUTH_MODE"] = "token"
+    token = subprocess.run([ray_bin, "get-auth-token", "--generate"], capture_output=True,
+                           text=True, timeout=120, env=env)
+    assert token.returncode == 0, token.stderr[-2000:]
+    assert (tmp_path / "home" / ".ray" / "auth_token").is_file()
     # --block keeps the head in this process group, so stopping it stops only this cluster
     # (`ray stop` would also stop the test session's own Ray).
     head = subprocess.Popen(
@@ -185,6 +196,11 @@ def test_ray_job_submit_against_a_real_head_node(dev, tmp_path):
         row = pq.read_table(out / "images.parquet").to_pylist()[0]
         assert row["angle"] == 270 and row["error"] is None
         assert (out / "page_turned.zarr").is_dir()
+        # The cluster does want the token: a client without it is turned away.
+        stranger = {**env, "HOME": str(tmp_path / "elsewhere")}
+        refused = subprocess.run([ray_bin, "job", "list", f"--address=http://127.0.0.1:{dash}"],
+                                 capture_output=True, text=True, timeout=120, env=stranger)
+        assert refused.returncode != 0
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         try:

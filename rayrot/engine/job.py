@@ -199,7 +199,8 @@ def finish_image(prep: PreparedImage, acc: ScoreAccumulator | None, cfg: RunConf
 
     slide, plan = prep.slide, prep.plan
     res = DetectionResult(path=prep.path, width=slide.width, height=slide.height,
-                          model_name=model_name, model_version=model_version)
+                          model_name=model_name, model_version=model_version,
+                          mpp_x=slide.pixel_size.mpp_x, mpp_y=slide.pixel_size.mpp_y)
     t0 = time.perf_counter()
     cols = acc.columns() if acc is not None else {}
     if plan is None or not cols:

@@ -2,10 +2,14 @@
 
     slide   Slide: lazy pyvips / OpenSlide reader, any pixel format -> 8-bit sRGB; open_slide
     vips    the libvips backend: allowed loaders, levels, pixel normalisation and full depth
+    physical  PixelSize: microns per pixel from OpenSlide, (OME-)TIFF tags, JPEG/PNG DPI
+    remote  inputs on object storage: a local copy of an fsspec URL, per process
+    rotate  libvips pixel work for the writers: bicubic rotation of a region, turns, saving
 """
 
+from .physical import PixelSize
 from .slide import (Level, Slide, clear_slide_cache, decode_deadline, luma, open_slide,
                     set_worker_concurrency)
 
-__all__ = ["Level", "Slide", "luma", "open_slide", "clear_slide_cache", "set_worker_concurrency",
-           "decode_deadline"]
+__all__ = ["PixelSize", "Level", "Slide", "luma", "open_slide", "clear_slide_cache",
+           "set_worker_concurrency", "decode_deadline"]

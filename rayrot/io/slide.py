@@ -30,6 +30,8 @@ import numpy as np
 
 from ..config import SourceConfig
 from ..errors import SlideReadError, WriteError
+from .physical import UNKNOWN_PIXEL_SIZE, PixelSize, pixel_size_from_openslide, read_pixel_size
+from .remote import is_remote, local_copy
 from .vips import PreviewLevel, VipsSource, decode_deadline, full_depth, one_line as _one_line, open_vips, to_numpy
 from .vips import normalise as _normalise
 
@@ -73,6 +75,8 @@ class Slide:
         self.levels = levels
         self.is_pyramid = is_pyramid
         self.properties = properties  # format-specific metadata (mpp, vendor ...)
+        # Microns per level-0 pixel and vendor properties, as the file's header records them.
+        self.pixel_size: PixelSize = UNKNOWN_PIXEL_SIZE
         self._cfg = cfg
         # pyvips.Image (or a PreviewLevel, made when first read) per level, or [OpenSlide]
         self._handles = handles
@@ -84,7 +88,8 @@ class Slide:
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_file(cls, path: str | os.PathLike, cfg: SourceConfig) -> "Slide":
-        """Open ``path``, reading only headers.
+        """Open ``path``, reading only headers; an fsspec URL (``s3://...``) is first copied
+        to a local cache (:func:`rayrot.io.remote.local_copy`).
 
         Raises
         ------
@@ -93,6 +98,10 @@ class Slide:
             ``cfg.max_pixels``, or its header is damaged. The message names the file.
         """
         path = str(path)
+        if is_remote(path):
+            path = local_copy(path)
+        elif path.startswith("file://"):
+            path = path[len("file://"):]
         p = Path(path)
         if not p.exists():
             if any(ch in path for ch in "*?["):
@@ -113,6 +122,7 @@ class Slide:
             slide = _open_openslide(path, cfg)
         else:
             slide = _open_vips(path, cfg)
+            slide.pixel_size = read_pixel_size(path)
         LOGGER.debug("opened %r", slide)
         if slide.width * slide.height > cfg.max_pixels:
             raise SlideReadError(
@@ -543,7 +553,9 @@ def _open_openslide(path: str, cfg: SourceConfig) -> Slide:
     props = dict(osr.properties)
     properties = {"vendor": props.get("openslide.vendor"),
                   "mpp_x": props.get("openslide.mpp-x"), "mpp_y": props.get("openslide.mpp-y")}
-    return Slide(path, "openslide", levels, cfg, [osr], len(levels) > 1, properties)
+    slide = Slide(path, "openslide", levels, cfg, [osr], len(levels) > 1, properties)
+    slide.pixel_size = pixel_size_from_openslide(props)
+    return slide
 
 
 def _composite_pil(img) -> np.ndarray:

@@ -1,4 +1,14 @@
-"""Output files and folders: the writable-folder check, and writing under a temporary name then renaming."""
+"""Output files and folders, local or on object storage: the writable-folder check, and whole outputs only.
+
+An output folder is a local path or an fsspec URL (``s3://bucket/prefix``, ``gs://...``;
+``file://`` is a local path). Credentials and endpoints come from the environment, as
+fsspec's backends read them (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID`` ... for s3fs).
+
+A local output is written under a hidden temporary name beside it and renamed when complete.
+Object stores have no rename: a file is written locally under a temporary name and then
+uploaded with one PUT, which the store makes visible only once it is whole, so a reader
+never sees half a file there either.
+"""
 
 from __future__ import annotations
 
@@ -13,29 +23,68 @@ from typing import Iterator
 import pyarrow as pa
 
 from ..errors import WriteError
+from ..io.remote import is_remote
 
-__all__ = ["check_output_dir"]
+__all__ = ["check_output_dir", "is_url", "output_child"]
 
 LOGGER = logging.getLogger(__name__)
 
 
 
 
-def check_output_dir(out_dir: str | os.PathLike) -> Path:
+def is_url(path: str | os.PathLike) -> bool:
+    """True for an fsspec URL of a remote filesystem (``s3://b/k``), False for a local path
+    (``file://`` URLs included): :func:`rayrot.io.remote.is_remote`, for paths too."""
+    return is_remote(str(path))
+
+
+def _local(path: str | os.PathLike) -> Path:
+    text = str(path)
+    return Path(text[len("file://"):]) if text.startswith("file://") else Path(text)
+
+
+def output_child(out_dir: str | Path, name: str) -> str | Path:
+    """``out_dir / name`` for a local folder, ``out_dir + "/" + name`` for a URL."""
+    if is_url(out_dir):
+        return f"{str(out_dir).rstrip('/')}/{name}"
+    return _local(out_dir) / name
+
+
+def _remote_fs(url: str):
+    """``(filesystem, path)`` of an fsspec URL."""
+    import fsspec
+
+    return fsspec.core.url_to_fs(url)
+
+
+def check_output_dir(out_dir: str | os.PathLike) -> str | Path:
     """Create ``out_dir`` if needed and check that files can be created in it.
 
     Call it before the expensive work starts.
 
     Returns
     -------
-    out_dir : Path
+    out_dir : Path, or the URL as a str (no trailing slash) for object storage
 
     Raises
     ------
     WriteError
         The folder cannot be created or written to; the message names it.
     """
-    out = Path(out_dir)
+    if is_url(out_dir):
+        url = str(out_dir).rstrip("/")
+        try:
+            fs, root = _remote_fs(url)
+            fs.makedirs(root, exist_ok=True)
+            probe = f"{root}/.rayrot-write-test-{uuid.uuid4().hex[:8]}"
+            fs.pipe_file(probe, b"")
+            fs.rm_file(probe)
+        except ImportError as exc:
+            raise WriteError(f"output {url}: no filesystem for this URL ({exc})") from exc
+        except Exception as exc:  # botocore, gcsfs ... each have their own errors
+            raise WriteError(f"output folder {url} is not writable: {_one_line(exc)}") from exc
+        return url
+    out = _local(out_dir)
     _ensure_dir(out)
     probe = out / f".rayrot-write-test-{uuid.uuid4().hex[:8]}"
     try:
@@ -82,13 +131,23 @@ def _replace(tmp: Path, path: Path) -> None:
         os.replace(tmp, path)
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
 @contextmanager
 def _atomic(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; rename it to ``path`` on success, delete it on error.
 
-    OSError (and libvips' or Arrow's IO errors) become :class:`WriteError` naming ``path``.
+    For a URL the temporary file is local and is uploaded to ``path`` in one PUT on success
+    (an object appears only once whole). OSError (and libvips' or Arrow's IO errors) become
+    :class:`WriteError` naming ``path``.
     """
-    path = Path(path)
+    if is_url(path):
+        with _uploaded(str(path)) as tmp:
+            yield tmp
+        return
+    path = _local(path)
     _ensure_dir(path.parent)
     tmp = _tmp_sibling(path)
     try:
@@ -100,3 +159,35 @@ def _atomic(path: str | os.PathLike) -> Iterator[Path]:
             reason = getattr(exc, "strerror", None) or exc
             raise WriteError(f"cannot write {path}: {reason}") from exc
         raise
+
+
+@contextmanager
+def _uploaded(url: str) -> Iterator[Path]:
+    """A local temporary file, uploaded to ``url`` when the block succeeds."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="rayrot-upload-"))
+    tmp = folder / url.rstrip("/").rsplit("/", 1)[-1]
+    try:
+        yield tmp
+        fs, key = _remote_fs(url)
+        fs.put_file(str(tmp), key)
+    except BaseException as exc:
+        if isinstance(exc, WriteError):
+            raise
+        if isinstance(exc, (OSError, pa.ArrowException)) or type(exc).__module__.split(".")[0] in (
+                "botocore", "aiobotocore", "s3fs", "gcsfs", "fsspec"):
+            raise WriteError(f"cannot write {url}: {_one_line(exc)}") from exc
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_tree(url: str) -> None:
+    """Delete everything under an object-store prefix; never raises."""
+    try:
+        fs, key = _remote_fs(url)
+        if fs.exists(key):
+            fs.rm(key, recursive=True)
+    except Exception as exc:
+        LOGGER.warning("could not remove %s: %s", url, _one_line(exc))

@@ -10,9 +10,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from ..errors import WriteError
-from .files import _atomic
-from .geometry import _check_angle, _output_size, _vips, _vips_rotate
+from .files import _atomic, output_child
+from ..io import rotate as vips_ops
+from .geometry import _check_angle, _output_size
 from .tables import ANGLES
 from .zarr.store import _open_source
 
@@ -48,15 +48,6 @@ def _as_slide(slide_or_path: Any, source_cfg: Any):
             source_cfg = load_config().source
         return _open_source(str(slide_or_path), source_cfg)
     return slide_or_path
-
-
-def _correct_vips(image, angle: int, skew: float, fill: str, crop: bool):
-    """Rotate a whole pyvips image clockwise by ``angle + skew`` degrees (exact for skew 0)."""
-    if skew == 0:
-        return image if angle == 0 else image.rot(f"d{angle}")
-    src = (image.width, image.height)
-    out = _output_size(image.width, image.height, angle, skew, crop)
-    return _vips_rotate(image, angle + skew, src, out, (0, 0), (0, 0, *out), fill)
 
 
 def write_corrected_image(slide_or_path: Any, result: Any, out_dir: str | os.PathLike,
@@ -111,50 +102,31 @@ def write_corrected_image(slide_or_path: Any, result: Any, out_dir: str | os.Pat
     # Every page of a multi-page TIFF is turned; an animation, pages of several sizes or an
     # image too big to decode whole are refused rather than written in part.
     slide.check_correctable(pages_ok=ext == "tif")
-    top = 65535 if slide.output_format == "ushort" else 255
+    out_size = _output_size(slide.width, slide.height, angle, skew, bool(out_cfg.skew_crop))
     corrected = []
     for page in range(slide.pages):
         # the run's reader gives the pixels at the input's own depth, with its alpha
         image = slide.output_image(alpha=ext != "jpg", page=page)
-        if fill == "transparent" and skew != 0 and not image.hasalpha():
-            image = image.bandjoin(top).copy(interpretation=image.interpretation)
-        corrected.append(_correct_vips(image, angle, skew, fill, bool(out_cfg.skew_crop)))
-    out_dir = Path(out_dir)
+        if fill == "transparent" and skew != 0:
+            image = vips_ops.add_alpha(image)
+        corrected.append(vips_ops.turn_image(image, angle, skew, out_size, fill))
+
     stem = name or Path(slide.path).stem
-    paths = {"image": out_dir / f"{stem}.corrected.{ext}", "angle": out_dir / f"{stem}.angle.txt",
-             "meta": out_dir / f"{stem}.meta.json"}
+    paths = {"image": output_child(out_dir, f"{stem}.corrected.{ext}"),
+             "angle": output_child(out_dir, f"{stem}.angle.txt"),
+             "meta": output_child(out_dir, f"{stem}.meta.json")}
     with ExitStack() as stack:
         tmps = {k: stack.enter_context(_atomic(p)) for k, p in paths.items()}
-        _save_vips(corrected, tmps["image"], ext, out_cfg.jpeg_quality, paths["image"])
+        vips_ops.save_image(corrected, tmps["image"], ext, out_cfg.jpeg_quality, paths["image"])
         tmps["angle"].write_text(_format_deg(angle + skew) + "\n")
-        meta = _image_meta(slide, result, angle, skew, corrected[0], paths["image"],
+        meta = _image_meta(slide, result, angle, skew, corrected[0], f"{stem}.corrected.{ext}",
                            time.perf_counter() - start)
         tmps["meta"].write_text(json.dumps(meta, indent=2) + "\n")
     LOGGER.info("wrote %s (rotated %s deg clockwise)", paths["image"], _format_deg(angle + skew))
     return {k: str(p) for k, p in paths.items()}
 
 
-def _save_vips(pages: list, tmp: Path, ext: str, quality: int, final: Path) -> None:
-    """Save the corrected image (several pages: one TIFF with a page per image)."""
-    pyvips = _vips()
-    image = pages[0]
-    try:
-        if ext == "jpg":
-            if image.bands == 4:
-                image = image.flatten(background=[255, 255, 255])
-            image.jpegsave(str(tmp), Q=int(quality))
-        elif ext == "tif":
-            if len(pages) > 1:
-                image = pyvips.Image.arrayjoin(pages, across=1).copy()
-                image.set_type(pyvips.GValue.gint_type, "page-height", pages[0].height)
-            image.tiffsave(str(tmp), compression="deflate")
-        else:
-            image.pngsave(str(tmp))
-    except pyvips.Error as exc:
-        raise WriteError(f"cannot write {final}: {exc.message}") from exc
-
-
-def _image_meta(slide, result, angle: int, skew: float, corrected, image_path: Path,
+def _image_meta(slide, result, angle: int, skew: float, corrected, image_name: str,
                 write_s: float) -> dict[str, Any]:
     seconds = dict(result.seconds or {})
     probs = tuple(result.probabilities or (0.0,) * 4)
@@ -162,15 +134,17 @@ def _image_meta(slide, result, angle: int, skew: float, corrected, image_path: P
     return {
         "input": str(slide.path),
         "input_size": [int(slide.width), int(slide.height)],
-        "output": image_path.name,
-        "output_size": [int(corrected.width), int(corrected.height)],
-        "bits_per_sample": 16 if corrected.format == "ushort" else 8,
+        "output": image_name,
+        "output_size": list(vips_ops.image_size(corrected)),
+        "bits_per_sample": vips_ops.bits_per_sample(corrected),
         "pages": int(slide.pages),
         "angle": result.angle,
         "skew_deg": skew,
         "rotation_deg": angle + skew,
         "confidence": float(result.confidence),
         "skew_confidence": float(result.skew_confidence),
+        "mpp_x": getattr(result, "mpp_x", None),
+        "mpp_y": getattr(result, "mpp_y", None),
         "probabilities": {str(a): float(p) for a, p in zip(ANGLES, probs)},
         "method": method,
         "model_name": result.model_name,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import WriteError
+from .files import _atomic
 
 __all__ = ["plot_result", "save_overlay", "CLASS_COLOURS"]
 
@@ -81,15 +81,7 @@ def save_overlay(result: Any, source: Any, path: str | os.PathLike, *, thumbnail
     """
     from matplotlib.figure import Figure
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
     fig = Figure(figsize=(figure_in, figure_in))
-    try:
-        plot_result(result, source, ax=fig.add_subplot(), thumbnail_px=thumbnail_px)
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise WriteError(f"{path}: cannot write overlay: {exc.strerror or exc}") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    plot_result(result, source, ax=fig.add_subplot(), thumbnail_px=thumbnail_px)
+    with _atomic(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")

@@ -10,7 +10,7 @@ from typing import Any, Iterable, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .files import _atomic
+from .files import _atomic, is_url
 from .tables import TILES_SCHEMA, images_table
 
 __all__ = ["write_images_parquet", "write_tiles_parquet"]
@@ -18,23 +18,24 @@ __all__ = ["write_images_parquet", "write_tiles_parquet"]
 LOGGER = logging.getLogger(__name__)
 
 
-def write_images_parquet(results: Sequence[Any], path: str | os.PathLike) -> Path:
+def write_images_parquet(results: Sequence[Any], path: str | os.PathLike) -> Path | str:
     """Write ``images.parquet``: one row per input (:data:`IMAGES_SCHEMA`), atomically.
 
     Parameters
     ----------
     results : sequence of DetectionResult
     path : str or PathLike
-        Destination file; its folder is created if needed.
+        Destination file; its folder is created if needed. An fsspec URL (``s3://...``)
+        is written through that filesystem.
 
     Returns
     -------
-    path : Path
+    path : Path, or the URL
     """
-    return _write_parquet(images_table(results), Path(path))
+    return _write_parquet(images_table(results), path)
 
 
-def write_tiles_parquet(tables: Iterable[pa.Table], path: str | os.PathLike) -> Path:
+def write_tiles_parquet(tables: Iterable[pa.Table], path: str | os.PathLike) -> Path | str:
     """Write ``tiles.parquet``: the per-image tile tables (:data:`TILES_SCHEMA`) concatenated.
 
     Parameters
@@ -50,10 +51,11 @@ def write_tiles_parquet(tables: Iterable[pa.Table], path: str | os.PathLike) -> 
     """
     parts = [t.select(TILES_SCHEMA.names).cast(TILES_SCHEMA) for t in tables if t is not None]
     table = pa.concat_tables(parts) if parts else TILES_SCHEMA.empty_table()
-    return _write_parquet(table, Path(path))
+    return _write_parquet(table, path)
 
 
-def _write_parquet(table: pa.Table, path: Path) -> Path:
+def _write_parquet(table: pa.Table, path: str | os.PathLike) -> Path | str:
+    path = path if is_url(path) else Path(path)
     with _atomic(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
     LOGGER.info("wrote %s (%d rows)", path, table.num_rows)

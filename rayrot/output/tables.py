@@ -52,6 +52,10 @@ IMAGES_SCHEMA = pa.schema([
              "s", nullable=True) for s in _STAGES],
     _field("model_name", pa.string(), "registered model name"),
     _field("model_version", pa.string(), "model version (weights hash or tag)"),
+    _field("mpp_x", pa.float64(), "physical width of one level-0 input pixel, as the file "
+           "records it; null when unknown", "um", nullable=True),
+    _field("mpp_y", pa.float64(), "physical height of one level-0 input pixel; null when "
+           "unknown", "um", nullable=True),
     _field("error", pa.string(), "why this input failed; null when it did not", nullable=True),
 ], metadata={"rayrot": "images", "description": "one row per input image"})
 
@@ -121,6 +125,8 @@ def _image_row(r: Any) -> dict[str, Any]:
         "tiles_scored": int(r.tiles_scored), "tiles_skipped": int(r.tiles_skipped),
         "tiles_abstained": int(r.tiles_abstained),
         "model_name": str(r.model_name or ""), "model_version": str(r.model_version or ""),
+        "mpp_x": _optional_float(getattr(r, "mpp_x", None)),
+        "mpp_y": _optional_float(getattr(r, "mpp_y", None)),
         "error": r.error,
     }
     row.update({f"prob_{a}": float(p) for a, p in zip(ANGLES, probs)})
@@ -130,6 +136,10 @@ def _image_row(r: Any) -> dict[str, Any]:
         LOGGER.info("%s: seconds for unknown stage(s) %s not written", r.path, sorted(unknown))
     row.update({f"seconds_{s}": (float(seconds[s]) if s in seconds else None) for s in _STAGES})
     return row
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 TILE_KINDS = ("orientation", "skew")

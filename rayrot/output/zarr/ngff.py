@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from ...errors import WriteError
-from ..files import _ensure_dir, _remove, _replace, _tmp_sibling
+from ..files import _ensure_dir, _remove, _remove_tree, _replace, _tmp_sibling, is_url
 from .plan import ZarrPlan
-from .store import BlockJob, _open_source, open_zarr_store, run_block_job
+from .store import BlockJob, _open_source, _zarr_location, open_zarr_store, run_block_job
 
 __all__ = ["finalize_zarr", "write_ome_zarr"]
 
@@ -23,9 +23,15 @@ def _ngff_attrs(plan: ZarrPlan, name: str, metadata: Mapping[str, Any] | None) -
     """Group attributes: multiscales + omero (+ rayrot's own ``metadata``)."""
     axes = [{"name": "c", "type": "channel"}, {"name": "y", "type": "space"},
             {"name": "x", "type": "space"}]
+    # Physical units when the input records its pixel size; bare pixels otherwise.
+    physical = plan.mpp_x is not None and plan.mpp_y is not None
+    if physical:
+        for axis in axes[1:]:
+            axis["unit"] = "micrometer"
+    step_y, step_x = (plan.mpp_y, plan.mpp_x) if physical else (1.0, 1.0)
     datasets = [{"path": str(i),
                  "coordinateTransformations": [{"type": "scale",
-                                                "scale": [1.0, float(2 ** i), float(2 ** i)]}]}
+                                                "scale": [1.0, step_y * 2 ** i, step_x * 2 ** i]}]}
                 for i in range(plan.n_levels)]
     multiscale: dict[str, Any] = {
         "name": name, "axes": axes, "datasets": datasets, "type": "mean",
@@ -41,6 +47,7 @@ def _ngff_attrs(plan: ZarrPlan, name: str, metadata: Mapping[str, Any] | None) -
              "rdefs": {"model": "color", "defaultT": 0, "defaultZ": 0}}
     rayrot = {"angle_deg": plan.angle_deg, "skew_deg": plan.skew_deg,
               "source_size": [plan.source_width, plan.source_height], "fill": plan.fill,
+              "mpp_x": plan.mpp_x, "mpp_y": plan.mpp_y,
               **dict(metadata or {})}
     if plan.ngff_version == "0.4":
         multiscale["version"] = "0.4"
@@ -73,16 +80,26 @@ def finalize_zarr(plan: ZarrPlan, path_tmp: str | os.PathLike, path_final: str |
 
     Returns
     -------
-    path_final : Path
+    path_final : Path, or the URL
+
+    Notes
+    -----
+    On object storage (``path_final`` a URL) nothing is renamed: the store was written in
+    place, and these attributes, which make it an image, are its completion marker, written
+    last (a prefix copy would upload every chunk twice).
     """
     import zarr
 
-    path_tmp, path_final = Path(path_tmp), Path(path_final)
-    name = path_final.name[:-5] if path_final.name.endswith(".zarr") else path_final.name
+    remote = is_url(path_final)
+    if not remote:
+        path_tmp, path_final = Path(path_tmp), Path(path_final)
+    leaf = str(path_final).rstrip("/").rsplit("/", 1)[-1]
+    name = leaf[:-5] if leaf.endswith(".zarr") else leaf
     try:
-        group = zarr.open_group(str(path_tmp), mode="r+", zarr_format=plan.zarr_format)
+        group = zarr.open_group(_zarr_location(path_tmp), mode="r+", zarr_format=plan.zarr_format)
         group.attrs.update(_ngff_attrs(plan, name, metadata))
-        _replace(path_tmp, path_final)
+        if not remote:
+            _replace(path_tmp, path_final)
     except OSError as exc:
         raise WriteError(f"cannot finish zarr store {path_final}: {exc.strerror or exc}") from exc
     return path_final
@@ -102,7 +119,11 @@ def write_ome_zarr(plan: ZarrPlan, source_path: str, source_cfg: Any,
     source_cfg : SourceConfig
     out_path : str or PathLike
         ``out/<name>.zarr``. The store is built under a hidden temporary name beside it and
-        renamed when complete; on any error the temporary store is deleted.
+        renamed when complete; on any error the temporary store is deleted. An fsspec URL
+        (``s3://bucket/prefix/<name>.zarr``) is written in place through zarr's
+        ``FsspecStore``, every block job writing its chunks to the URL itself, with the
+        multiscales metadata last (see :func:`finalize_zarr`); on any error the prefix is
+        deleted.
     metadata : dict, optional
         Extras for the ``"rayrot"`` group attribute.
     map_fn : callable, optional
@@ -116,14 +137,19 @@ def write_ome_zarr(plan: ZarrPlan, source_path: str, source_cfg: Any,
     -------
     out_path : Path
     """
-    out_path = Path(out_path)
     # before any work: an input the store cannot hold whole (an animation, pages, a level 0
     # too big to decode) is refused, and the store takes the input's depth
     slide = _open_source(str(source_path), source_cfg)
     slide.check_correctable()
     plan = dataclasses.replace(plan, dtype="uint16" if slide.output_format == "ushort" else "uint8")
-    _ensure_dir(out_path.parent)
-    tmp = _tmp_sibling(out_path)
+    remote = is_url(out_path)
+    if remote:
+        out_path = tmp = str(out_path).rstrip("/")
+        _remove_tree(tmp)  # an older store there: its chunks must not outlive this write
+    else:
+        out_path = Path(out_path)
+        _ensure_dir(out_path.parent)
+        tmp = _tmp_sibling(out_path)
     start = time.perf_counter()
     try:
         open_zarr_store(plan, tmp)
@@ -135,7 +161,10 @@ def write_ome_zarr(plan: ZarrPlan, source_path: str, source_cfg: Any,
                 pass
         finalize_zarr(plan, tmp, out_path, metadata)
     except BaseException as exc:
-        _remove(tmp)
+        if remote:
+            _remove_tree(tmp)
+        else:
+            _remove(tmp)
         if isinstance(exc, OSError):
             raise WriteError(f"cannot write {out_path}: {exc.strerror or exc}") from exc
         raise

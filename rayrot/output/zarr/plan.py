@@ -51,6 +51,9 @@ class ZarrPlan:
         Lossless chunk compression: "lz4" (Blosc-LZ4) or "zstd".
     dtype : str
         "uint8", or "uint16" for 16-bit and float inputs (the input's depth is kept).
+    mpp_x, mpp_y : float or None
+        Micrometres per level-0 *output* pixel across and down (the input's, swapped by a
+        90/270-degree turn); None when the input records no physical size.
     """
 
     source_width: int
@@ -67,6 +70,8 @@ class ZarrPlan:
     block_levels: int
     codec: str
     dtype: str = "uint8"
+    mpp_x: float | None = None
+    mpp_y: float | None = None
 
     @property
     def exact(self) -> bool:
@@ -141,7 +146,8 @@ class ZarrPlan:
 
 
 def plan_zarr(slide_w: int, slide_h: int, angle_deg: int | None, skew_deg: float, out_cfg: Any,
-              *, source_tile_px: int | None = None) -> ZarrPlan:
+              *, source_tile_px: int | None = None,
+              mpp: tuple[float | None, float | None] = (None, None)) -> ZarrPlan:
     """Plan the corrected OME-Zarr of a ``slide_w`` x ``slide_h`` image; pure, reads nothing.
 
     Parameters
@@ -158,6 +164,8 @@ def plan_zarr(slide_w: int, slide_h: int, angle_deg: int | None, skew_deg: float
     source_tile_px : int, optional
         Tile side of a tiled source. The chunk side is rounded to a multiple of it, so an
         unrotated (or 180-degree) level-0 chunk decodes whole source tiles only.
+    mpp : (float or None, float or None), optional
+        Micrometres per level-0 input pixel, ``(x, y)``; both or neither.
 
     Returns
     -------
@@ -197,5 +205,9 @@ def plan_zarr(slide_w: int, slide_h: int, angle_deg: int | None, skew_deg: float
     block_levels = int(out_cfg.zarr_block_levels) - (skew != 0)
     if out_cfg.fill == "transparent" and skew == 0:
         LOGGER.info("fill 'transparent' not needed for an exact %d-degree turn: writing RGB", angle)
+    mpp_x, mpp_y = (None, None) if None in mpp else (float(mpp[0]), float(mpp[1]))
+    if angle in (90, 270):  # the output's x runs along the input's y
+        mpp_x, mpp_y = mpp_y, mpp_x
     return ZarrPlan(slide_w, slide_h, angle, skew, width, height, channels, out_cfg.fill, chunk,
-                    tuple(shapes), out_cfg.ngff_version, max(0, block_levels), out_cfg.zarr_codec)
+                    tuple(shapes), out_cfg.ngff_version, max(0, block_levels), out_cfg.zarr_codec,
+                    mpp_x=mpp_x, mpp_y=mpp_y)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from ...errors import WriteError
-from ..files import _ensure_dir
-from ..geometry import _rotation, _vips, _vips_rotate
+from ..files import _ensure_dir, _remote_fs, is_url
+from ...io.rotate import operation_cache_off, rotate_region, rotation_matrix
 from .plan import ZarrPlan
 
 __all__ = ["BlockJob", "open_zarr_store", "run_block_job", "write_zarr_block"]
@@ -51,20 +50,32 @@ def _compressor(plan: ZarrPlan):
     return ZstdCodec(level=_ZSTD_LEVEL)
 
 
+def _zarr_location(location: str | os.PathLike, *parts: str, read_only: bool = False):
+    """What zarr opens for ``location/parts``: the local path, or for a URL zarr's
+    ``FsspecStore`` (credentials and endpoint from the environment, as fsspec reads them)."""
+    if is_url(location):
+        from zarr.storage import FsspecStore
+
+        url = "/".join([str(location).rstrip("/"), *parts])
+        return FsspecStore.from_url(url, read_only=read_only)
+    return str(Path(location, *parts))
+
+
 def open_zarr_store(plan: ZarrPlan, path_tmp: str | os.PathLike) -> None:
     """Create the (empty) group and one array per level under ``path_tmp``.
 
     Arrays are named "0", "1", ... (finest first), ``plan.dtype``, shape ``(C, H, W)``, chunks
     ``(C, chunk_px, chunk_px)``, compressed as ``plan.codec`` says; NGFF 0.4 gets zarr v2 with
     "/"-nested chunk keys, 0.5 zarr v3 with ``dimension_names = ["c", "y", "x"]``. No
-    multiscales metadata yet: :func:`finalize_zarr` writes it last.
+    multiscales metadata yet: :func:`finalize_zarr` writes it last. ``path_tmp`` may be an
+    fsspec URL (``s3://bucket/prefix/name.zarr``).
     """
     import zarr
 
-    path_tmp = Path(path_tmp)
-    _ensure_dir(path_tmp.parent)
+    if not is_url(path_tmp):
+        _ensure_dir(Path(path_tmp).parent)
     try:
-        group = zarr.open_group(str(path_tmp), mode="w", zarr_format=plan.zarr_format)
+        group = zarr.open_group(_zarr_location(path_tmp), mode="w", zarr_format=plan.zarr_format)
         for level, (h, w) in enumerate(plan.level_shapes):
             kwargs: dict[str, Any] = dict(
                 name=str(level), shape=(plan.channels, h, w), dtype=plan.dtype,
@@ -77,20 +88,6 @@ def open_zarr_store(plan: ZarrPlan, path_tmp: str | os.PathLike) -> None:
             group.create_array(**kwargs)
     except OSError as exc:
         raise WriteError(f"cannot create zarr store {path_tmp}: {exc.strerror or exc}") from exc
-
-
-@contextmanager
-def _vips_operation_cache_off():
-    """No libvips operation cache while a chunk is made: no chunk repeats another's operations,
-    and the cache would keep up to 100 MB of their results in every worker."""
-    import pyvips
-
-    n = pyvips.cache_get_max()
-    pyvips.cache_set_max(0)
-    try:
-        yield
-    finally:
-        pyvips.cache_set_max(n)
 
 
 def _open_source(path: str, source_cfg: Any):
@@ -148,10 +145,11 @@ def write_zarr_block(plan: ZarrPlan, path_tmp: str | os.PathLike, source_path: s
     w, h = min(side, w_lv - x), min(side, h_lv - y)
     alpha = plan.channels == 4
     if first == 0:
-        with _vips_operation_cache_off():
+        with operation_cache_off():
             pixels = _level0_block(plan, source_path, source_cfg, (x, y, w, h))
     else:
-        above = zarr.open_array(str(Path(path_tmp) / str(first - 1)), mode="r")
+        above = zarr.open_array(_zarr_location(path_tmp, str(first - 1), read_only=True),
+                                mode="r")
         ha, wa = plan.level_shapes[first - 1]
         pixels = _downsample2(above[:, 2 * y:min(2 * (y + h), ha), 2 * x:min(2 * (x + w), wa)],
                               alpha)
@@ -177,13 +175,17 @@ def _store_chunks(plan: ZarrPlan, path_tmp: str | os.PathLike, level: int, x: in
     zarr-python has no public call to store a whole, encoded chunk (zarr-developers/zarr-python#4243),
     and its per-chunk ``__setitem__`` cost 129 ms against 80 ms stored this way for a 4096-px
     block's three levels with zstd-1 (benchmarks/write_profile.py, RESULTS.md). The store is a
-    local directory that only this write sees until it is renamed, so no other writer can
-    race these files.
+    local directory that only this write sees until it is renamed, or an object-store prefix
+    no reader takes for an image until its multiscales metadata is written last; either way
+    no other writer races these keys. On object storage a block's chunks go up in one
+    concurrent ``pipe`` (each chunk one PUT, straight from this task to the store).
     """
     import zarr
 
-    root = Path(path_tmp) / str(level)
-    metadata = zarr.open_array(str(root), mode="r").metadata
+    metadata = zarr.open_array(_zarr_location(path_tmp, str(level), read_only=True),
+                               mode="r").metadata
+    remote = is_url(path_tmp)
+    encoded: dict[str, bytes] = {}
     # Blosc runs on this task's one core: zarr's import has set numcodecs.blosc.use_threads
     # to False (its own thread-safety rule), and numcodecs then compresses in the caller.
     codec = _chunk_codec(plan)
@@ -200,9 +202,17 @@ def _store_chunks(plan: ZarrPlan, path_tmp: str | os.PathLike, level: int, x: in
                 padded = np.full((chunk.shape[0], step, step), fill, chunk.dtype)
                 padded[:, :chunk.shape[1], :chunk.shape[2]] = chunk
                 chunk = padded
-            target = root / metadata.encode_chunk_key((0, (y + j) // step, (x + i) // step))
+            key = metadata.encode_chunk_key((0, (y + j) // step, (x + i) // step))
+            data = codec.encode(np.ascontiguousarray(chunk))
+            if remote:
+                encoded[key] = data
+                continue
+            target = Path(path_tmp, str(level), key)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(codec.encode(np.ascontiguousarray(chunk)))
+            target.write_bytes(data)
+    if encoded:
+        fs, root = _remote_fs(f"{str(path_tmp).rstrip('/')}/{level}")
+        fs.pipe({f"{root}/{key}": data for key, data in encoded.items()})
 
 
 @dataclass(frozen=True)
@@ -242,22 +252,12 @@ def _level0_block(plan: ZarrPlan, source_path: str, source_cfg: Any,
     box = _skew_source_box(plan, rect, margin=3)
     if box is None:
         return None
-    sx, sy, sw, sh = box
     # A lazy region: libvips decodes the source tiles as the rotation asks for them, so a
     # block never holds a decoded copy of its (larger, turned) source footprint.
-    slide = _open_source(source_path, source_cfg)
-    region = slide.region_image(0, sx, sy, sw, sh) if plan.dtype == "uint8" \
-        else slide.output_region_image(sx, sy, sw, sh)
-    if plan.channels == 4:
-        region = region.bandjoin(65535 if plan.dtype == "uint16" else 255)
-    image = _vips_rotate(region, plan.theta_deg,
-                         (plan.source_width, plan.source_height), (plan.width, plan.height),
-                         (sx, sy), rect, plan.fill)
-    try:  # the lazy region decodes here
-        pixels = image.numpy()
-    except _vips().Error as exc:
-        raise slide.region_error(0, sx, sy, sw, sh, exc) from exc
-    return np.ascontiguousarray(pixels.reshape(h, w, plan.channels).transpose(2, 0, 1))
+    pixels = rotate_region(_open_source(source_path, source_cfg), box, plan.theta_deg,
+                           (plan.width, plan.height), rect, plan.fill, plan.channels == 4,
+                           full_depth=plan.dtype != "uint8")
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
 
 def _exact_source_rect(plan: ZarrPlan,
@@ -283,7 +283,7 @@ def _skew_source_box(plan: ZarrPlan, rect: tuple[int, int, int, int],
     corners = np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]], float)
     c_out = np.array([plan.width, plan.height], float) / 2
     c_src = np.array([plan.source_width, plan.source_height], float) / 2
-    src = (corners - c_out) @ _rotation(plan.theta_deg) + c_src  # rows: R^T (p - c_out)
+    src = (corners - c_out) @ rotation_matrix(plan.theta_deg) + c_src  # rows: R^T (p - c_out)
     x0 = max(0, math.floor(src[:, 0].min()) - margin)
     y0 = max(0, math.floor(src[:, 1].min()) - margin)
     x1 = min(plan.source_width, math.ceil(src[:, 0].max()) + margin)
