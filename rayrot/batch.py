@@ -45,6 +45,8 @@ def config_digest(cfg: RunConfig) -> str:
     model card (name and version) of the weights the settings name."""
     settings = cfg.to_dict()
     settings.pop("ray", None)
+    for key in ("flush_images", "flush_seconds"):  # when rows are written, not what they hold
+        settings["output"].pop(key, None)
     h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     card = _model_card_path(cfg.model.name)
     h.update(card.read_bytes() if card.is_file() else cfg.model.name.encode())

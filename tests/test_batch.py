@@ -184,7 +184,8 @@ def _listening(pid: int) -> set[str]:
         return addrs
     for p in procs:
         try:
-            addrs |= {c.laddr.ip for c in p.net_connections("inet") if c.status == psutil.CONN_LISTEN}
+            addrs |= {c.laddr.ip.removeprefix("::ffff:") for c in p.net_connections("inet")
+                      if c.status == psutil.CONN_LISTEN}
         except psutil.Error:
             pass
     return addrs
@@ -256,7 +257,7 @@ def test_sigkill_and_ctrl_c_halfway_then_rerun_equals_an_uninterrupted_run(tmp_p
     assert listening and listening <= {"127.0.0.1", "::1"}, listening
     # what finished is on disk and readable while the folder is left as the kill left it
     done = pd.read_parquet(out / "images.parquet")
-    assert 8 <= len(done) <= len(lines) and done["path"].is_unique
+    assert 8 <= len(done) <= len(lines) + 4 and done["path"].is_unique
     kept = {p: p.stat().st_mtime_ns for r in done["output_image"] for p in [out / r]}
 
     rc, lines, err, _ = _run_until(cmd(out), len(done) + 6, signal.SIGINT)
