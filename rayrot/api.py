@@ -10,12 +10,10 @@ from __future__ import annotations
 import glob
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Iterable
 
 from .config import RunConfig, load_config
-from .errors import RayrotError
 from .result import DetectionResult
 
 __all__ = ["detect", "correct", "detect_dataset", "expand_inputs"]
@@ -116,100 +114,27 @@ def detect(paths, config=None, *, progress=None):
     return results[0] if single else results
 
 
-def correct(paths, output_dir, config=None, *, progress=None) -> list[DetectionResult]:
-    """Detect, then write every configured output into ``output_dir``.
+def correct(paths, output_dir, config=None, *, progress=None, overwrite: bool = False,
+            on_result=None) -> list[DetectionResult]:
+    """Detect, then write every configured output into ``output_dir``; resumable.
 
-    Writes ``images.parquet`` and ``tiles.parquet`` for the whole batch, and per image
+    Writes ``images.parquet`` and ``tiles.parquet`` (grown as images finish), and per image
     ``<name>.zarr`` (OME-Zarr), ``<name>.corrected.<ext>`` + ``.angle.txt`` + ``.meta.json``
-    (ordinary images) and ``<name>.overlay.png`` as ``output.formats`` asks. Each file is
-    written under a temporary name and renamed when complete. Returns the results, with
-    ``outputs`` filled in; an image whose output failed gets ``error`` set.
+    (ordinary images), ``<name>.ome.tiff`` and ``<name>.overlay.png`` as ``output.formats``
+    asks; ``output_dir`` may be an fsspec URL (``s3://bucket/prefix``). ``<name>`` is the
+    input's path relative to the inputs' common folder, without its suffix
+    (:mod:`rayrot.output.naming`). Each file is written under a temporary name and renamed
+    when complete. Run again into the same local folder, it skips the inputs already done
+    (``overwrite=True`` redoes them); see :func:`rayrot.batch.run_batch`. ``on_result(result)``
+    is called as each input finishes. Returns the results, with ``outputs`` filled in; an
+    image whose output failed gets ``error`` set.
     """
-    from . import output as writers
-    from .engine.scheduler import ScorerPool
+    from .batch import run_batch
 
     cfg = _as_config(config)
-    out = writers.check_output_dir(output_dir)  # a Path, or an fsspec URL (s3://...)
     files = expand_inputs(paths, tuple(cfg.source.folder_suffixes))
-    # a correction needs every image's skew
-    if {"zarr", "image", "ome-tiff"} & set(cfg.output.formats):
-        cfg = cfg.replace(skew={"after_first_look": True})
-    results = detect(files, cfg, progress=progress)
-    # The chunk-writing tasks need the CPUs the scoring actors hold.
-    ScorerPool.release_all()
-    names = _output_names(files)
-    for res, name in zip(results, names):
-        if not res.ok:
-            continue
-        t0 = time.perf_counter()
-        try:
-            _write_image_outputs(res, name, out, cfg)
-        except RayrotError as exc:
-            LOGGER.warning("%s", exc)
-            res.error = " ".join(str(exc).split())
-        except Exception as exc:
-            res.error = f"{res.path}: cannot write outputs: {type(exc).__name__}: {exc}"
-        res.seconds["write"] = time.perf_counter() - t0
-    if "parquet" in cfg.output.formats:
-        writers.write_images_parquet(results, writers.output_child(out, "images.parquet"))
-        writers.write_tiles_parquet([r.tiles for r in results if r.tiles is not None],
-                                    writers.output_child(out, "tiles.parquet"))
-    return results
-
-
-def _write_image_outputs(res: DetectionResult, name: str, out, cfg: RunConfig) -> None:
-    from . import output as writers
-    from .engine.scheduler import ray_map
-    from .io import open_slide
-
-    formats = cfg.output.formats
-    slide = open_slide(res.path, cfg.source)  # the run's reader, by the run's rules
-    if "zarr" in formats:
-        plan = writers.plan_zarr(res.width, res.height, res.angle or 0, res.skew_deg, cfg.output,
-                                 mpp=(res.mpp_x, res.mpp_y))
-        path = writers.output_child(out, f"{name}.zarr")
-        writers.write_ome_zarr(plan, res.path, cfg.source, path, map_fn=ray_map(cfg),
-                               metadata=_zarr_metadata(res, slide))
-        res.outputs["zarr"] = str(path)
-    if "ome-tiff" in formats:
-        from .output.ometiff import write_ome_tiff
-
-        res.outputs["ome-tiff"] = write_ome_tiff(
-            slide, res, writers.output_child(out, f"{name}.ome.tiff"), cfg.output)
-    if "image" in formats and res.width * res.height <= cfg.output.image_max_pixels:
-        res.outputs.update(writers.write_corrected_image(slide, res, out, cfg.output, name=name,
-                                                          source_cfg=cfg.source))
-    if "overlay" in formats:
-        from .output.overlay import save_overlay
-
-        path = writers.output_child(out, f"{name}.overlay.png")
-        save_overlay(res, slide, path)
-        res.outputs["overlay"] = str(path)
-
-
-def _zarr_metadata(res: DetectionResult, slide) -> dict:
-    """The corrected store's ``rayrot`` attributes: the input, the answer, and the input's
-    vendor properties (OpenSlide's key -> value), kept as the file had them."""
-    return {"source": res.path, "angle": res.angle, "confidence": res.confidence,
-            "source_properties": dict(slide.pixel_size.vendor)}
-
-
-def _output_names(files: list[str]) -> list[str]:
-    """Output stem per input: the file's stem, made unique within the batch."""
-    seen: dict[str, int] = {}
-    names = []
-    for f in files:
-        stem = Path(f).name
-        for suffix in (".ome.tiff", ".ome.tif"):
-            if stem.lower().endswith(suffix):
-                stem = stem[: -len(suffix)]
-                break
-        else:
-            stem = Path(f).stem
-        n = seen.get(stem, 0)
-        seen[stem] = n + 1
-        names.append(stem if n == 0 else f"{stem}-{n}")
-    return names
+    return run_batch(files, output_dir, cfg, overwrite=overwrite,
+                     progress=lambda total: _progress_bar(total, progress), on_result=on_result)
 
 
 def _progress_bar(total: int, progress):

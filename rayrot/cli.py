@@ -5,21 +5,27 @@
     ray job submit --working-dir . -- python rayrot/run.py --input slide.svs --output out/
 
 Run directly, it starts a local Ray; submitted as a Ray job, it joins that cluster.
-Each input gets one line on stdout; each bad input one line on stderr naming the file and
-the reason. The exit status is 0 when every input succeeded, 1 when any failed, 2 for a
-bad command line or configuration.
+Each input gets one line on stdout as it finishes; each bad input exactly one line on stderr,
+``rayrot: error: <path>: <reason>``. Everything else (libvips warnings, Ray's messages) goes
+to the log, ``<output>/rayrot.log``. The exit status is 0 when every input succeeded, 1 when
+any failed, 2 for a bad command line or configuration, 130 when stopped by Ctrl-C (a rerun
+of the same command resumes).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from .config import load_config
 from .errors import RayrotError
 
 __all__ = ["build_parser", "main", "package_version"]
+
+# Ray's switch for a node that is one machine, not part of a cluster (ray_constants).
+_RAY_SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 def package_version() -> str:
@@ -51,13 +57,54 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also save out/<name>.overlay.png (thumbnail with each tile's vote)")
     p.add_argument("--no-skew", action="store_true", help="keep pure 90-degree corrections")
     p.add_argument("--address", default=None, help="Ray cluster address (default: the job's, or local)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo every input, also those a previous run into --output finished")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     return p
 
 
+def _print_result(res) -> bool:
+    """One line for ``res``: its answer on stdout, or its error on stderr. True if it failed."""
+    if res.error:
+        reason = res.error
+        if reason.startswith(f"{res.path}: "):
+            reason = reason[len(res.path) + 2:]
+        print(f"rayrot: error: {res.path}: {' '.join(reason.split())}", file=sys.stderr, flush=True)
+        return True
+    angle = "undetermined" if res.angle is None else f"{res.angle}"
+    print(f"{res.path}\tangle={angle}\tconfidence={res.confidence:.3f}\t"
+          f"skew_deg={res.skew_deg:.2f}\ttiles={res.tiles_scored}", flush=True)
+    return False
+
+
+def _log_to(output: str | None) -> None:
+    """Send rayrot's and libraries' log records to ``<output>/rayrot.log``; the terminal gets
+    only this command's own lines."""
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    logging.getLogger("pyvips").setLevel(logging.WARNING)  # libvips' chatter at INFO
+    if output:
+        from pathlib import Path
+
+        try:
+            Path(output).mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(Path(output) / "rayrot.log")
+        except OSError:  # the unwritable folder is reported by the run itself
+            handler = logging.NullHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        handler = logging.NullHandler()
+    root.addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="rayrot: %(message)s")
+    _log_to(args.output)
+    if not args.address and not os.environ.get("RAY_ADDRESS"):
+        # The embedded Ray of this process listens on the loopback address only: Ray takes a
+        # node's routable address unless told the node is a single machine (read when ray is
+        # imported, and passed on to its processes). Token authentication stays as Ray sets it.
+        os.environ.setdefault(_RAY_SINGLE_MACHINE, "0")
     overrides = list(args.overrides)
     if args.model:
         overrides.append(f"model.name={args.model}")
@@ -79,25 +126,31 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from . import api
+    from .batch import BatchInterrupted
 
     progress = not args.quiet and sys.stderr.isatty()
+    failed = 0
+
+    def report(res) -> None:
+        nonlocal failed
+        failed += _print_result(res)
+
     try:
         if args.output:
-            results = api.correct(args.input, args.output, cfg, progress=progress)
+            results = api.correct(args.input, args.output, cfg, progress=progress,
+                                  overwrite=args.overwrite, on_result=report)
         else:
             results = api.detect(list(args.input), cfg, progress=progress)
+            for res in results:
+                report(res)
     except RayrotError as exc:  # e.g. an unwritable output folder: nothing can be done
-        print(f"rayrot: error: {exc}", file=sys.stderr)
+        print(f"rayrot: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
-    failed = 0
-    for res in results:
-        if res.error:
-            failed += 1
-            print(f"rayrot: error: {res.error}", file=sys.stderr)
-            continue
-        angle = "undetermined" if res.angle is None else f"{res.angle}"
-        print(f"{res.path}\tangle={angle}\tconfidence={res.confidence:.3f}\t"
-              f"skew_deg={res.skew_deg:.2f}\ttiles={res.tiles_scored}", flush=True)
+    except KeyboardInterrupt as exc:
+        done = (f"{exc.finished} of {exc.total} inputs finished; run the same command again to "
+                "resume" if isinstance(exc, BatchInterrupted) else "nothing written")
+        print(f"rayrot: interrupted: {done}", file=sys.stderr)
+        return 130
     if failed:
         print(f"rayrot: {failed} of {len(results)} input(s) failed", file=sys.stderr)
     return 1 if failed else 0

@@ -212,6 +212,8 @@ class OutputConfig:
     write_task_retries: int  # Ray retries of a block-writing task that failed
     ome_tiff_tile_px: int  # tile side of the OME-TIFF output, pixels
     ome_tiff_compression: str  # libvips tiffsave compression of the OME-TIFF tiles
+    flush_images: int  # a batch's Parquet rows are written every this many finished images
+    flush_seconds: float  # ... or this long after the first one not yet written
 
     def __post_init__(self):
         known = {"parquet", "zarr", "image", "overlay", "ome-tiff"}
@@ -222,7 +224,7 @@ class OutputConfig:
             raise ConfigError(f"output.ngff_version must be '0.4' or '0.5', got {self.ngff_version!r}")
         if self.fill not in ("white", "black", "transparent"):
             raise ConfigError(f"output.fill must be white, black or transparent, got {self.fill!r}")
-        _positive(self, "zarr_chunk_px", "image_max_pixels")
+        _positive(self, "zarr_chunk_px", "image_max_pixels", "flush_images", "flush_seconds")
         if not 0 <= self.zarr_block_levels <= 4:
             raise ConfigError(f"output.zarr_block_levels must be in [0, 4], "
                               f"got {self.zarr_block_levels}")

@@ -39,3 +39,20 @@ class ModelError(RayrotError):
 
 class WriteError(RayrotError):
     """Raised when an output file or folder cannot be written."""
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The error behind ``exc``: a Ray task's or actor's error unwrapped to the one its code
+    raised, and a non-rayrot error to the rayrot error or ``OSError`` it was raised from."""
+    seen = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "cause", None)  # RayTaskError / RayActorError
+        if isinstance(inner, BaseException):
+            exc = inner
+            continue
+        if not isinstance(exc, RayrotError) and isinstance(exc.__cause__, (RayrotError, OSError)):
+            exc = exc.__cause__
+            continue
+        break
+    return exc

@@ -21,7 +21,7 @@ from collections import deque
 import numpy as np
 
 from ..config import RunConfig
-from ..errors import RayrotError
+from ..errors import RayrotError, root_cause
 from ..result import DetectionResult
 from ..io import clear_slide_cache, open_slide
 from .job import ImageJob, error_result
@@ -37,14 +37,17 @@ def init_ray(cfg: RunConfig) -> None:
 
     if ray.is_initialized():
         return
+    # Workers' output and Ray's own warnings go to Ray's log files, never to the caller's
+    # stdout (which carries only results).
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
     if cfg.ray.address:
-        ray.init(address=cfg.ray.address, logging_level=logging.WARNING)
+        ray.init(address=cfg.ray.address, **quiet)
     elif os.environ.get("RAY_ADDRESS"):
-        ray.init(logging_level=logging.WARNING)
+        ray.init(**quiet)
     else:
-        # address="local": always a new, embedded Ray, never a cluster left running on this machine.
-        ray.init(address="local", num_cpus=cfg.ray.num_cpus, include_dashboard=False,
-                 logging_level=logging.WARNING, log_to_driver=False)
+        # address="local": always a new, embedded Ray, never a cluster left running on this
+        # machine. The command line keeps it on the loopback address (rayrot.cli).
+        ray.init(address="local", num_cpus=cfg.ray.num_cpus, include_dashboard=False, **quiet)
 
 
 def _release_free_memory() -> None:
@@ -159,17 +162,40 @@ class ScorerPool:
         return pool
 
 
-def schedule(paths: list[str], cfg: RunConfig, progress=None) -> list[DetectionResult]:
+class _Results(dict):
+    """Results by image index; remembers which arrived since they were last handed on."""
+
+    def __init__(self):
+        super().__init__()
+        self.fresh: list[int] = []
+
+    def __setitem__(self, i: int, res: DetectionResult) -> None:
+        if i not in self:
+            self.fresh.append(i)
+        super().__setitem__(i, res)
+
+    def hand_on(self, on_result) -> None:
+        fresh, self.fresh = self.fresh, []
+        if on_result is not None:
+            for i in fresh:
+                on_result(i, self[i])
+
+
+def schedule(paths: list[str], cfg: RunConfig, progress=None,
+             on_result=None) -> list[DetectionResult]:
     """Detect every image of ``paths`` over the actor pool, in the order given.
 
     Ordinary images go whole to an actor (it decodes the image once and runs the in-process
     driver). Gigapixel images are opened and planned here, as :class:`ImageJob` s whose
     batches of tile coordinates go to any idle actor; their skew is measured here while the
     actors score. Failures become results with ``error`` set.
+
+    ``on_result(index, result)`` is called in this process as each image's result arrives,
+    once the idle actors have been given their next work.
     """
     import ray
 
-    results: dict[int, DetectionResult] = {}
+    results = _Results()
     queue: deque = deque()  # (image index, ScoreRequest) or (image index, None) for a whole image
     jobs: dict[int, ImageJob] = {}
     for i, path in enumerate(paths):
@@ -196,6 +222,7 @@ def schedule(paths: list[str], cfg: RunConfig, progress=None) -> list[DetectionR
                 else:
                     continue  # decided, failed, or of a look given up
                 in_flight[ref] = (idle.pop(), i, req)
+            results.hand_on(on_result)
             # the driver's share of the work, while the actors score
             for i, job in list(jobs.items()):
                 if job.skew_due:
@@ -210,10 +237,9 @@ def schedule(paths: list[str], cfg: RunConfig, progress=None) -> list[DetectionR
             try:
                 out = ray.get(ref)
             except Exception as exc:  # a task that failed after its retries
-                cause = getattr(exc, "cause", None) or exc
                 if req is None or (i in jobs and jobs[i].wants(req)):
                     jobs.pop(i, None)
-                    results[i] = _failed(paths[i], cause if isinstance(cause, RayrotError) else exc)
+                    results[i] = _failed(paths[i], root_cause(exc))
                 continue
             if req is None:
                 results[i] = out
@@ -229,6 +255,7 @@ def schedule(paths: list[str], cfg: RunConfig, progress=None) -> list[DetectionR
     for i, path in enumerate(paths):
         if i not in results:
             results[i] = error_result(path, RuntimeError("not processed"))
+    results.hand_on(on_result)
     return [results[i] for i in range(len(paths))]
 
 

@@ -4,8 +4,10 @@ This is the only package that imports pyarrow or zarr, and the only one that cre
 files. Its modules:
 
     tables      Arrow schemas; DetectionResults and tile columns -> Arrow tables
-    files       the writable-folder check (local or fsspec URL); temporary name, then rename
-    parquet     images.parquet, tiles.parquet
+    files       the writable-folder check (local or fsspec URL) and lock; temporary name, then
+                rename; stale temporaries
+    naming      one unique output name per input of a batch
+    parquet     images.parquet, tiles.parquet, whole or grown part by part
     geometry    rotation geometry of a correction (exact 90-degree turns, bicubic skew)
     zarr.plan   ZarrPlan: shapes, levels, chunks and block rounds of one corrected image
     zarr.store  codecs and block jobs: read the source once, write chunks and levels below
@@ -48,16 +50,20 @@ picklable data, run by the module-level ``run_block_job``) handed to a ``map_fn`
 Ray driver passes a Ray map, tests the builtin :func:`map`.
 """
 
-from .files import check_output_dir, is_url, output_child
+from .files import check_output_dir, is_url, output_child, output_lock, remove_temporaries
 from .image import corrected_suffix, write_corrected_image
-from .parquet import write_images_parquet, write_tiles_parquet
-from .tables import IMAGES_SCHEMA, TILE_KINDS, TILES_SCHEMA, images_table, tiles_table
+from .parquet import (append_part, consolidate_dataset, read_parquet_table, restart_dataset,
+                      write_images_parquet, write_tiles_parquet)
+from .tables import (IMAGES_SCHEMA, OUTPUT_KINDS, TILE_KINDS, TILES_SCHEMA, images_table,
+                     tiles_table)
 from .zarr.ngff import finalize_zarr, write_ome_zarr
 from .zarr.plan import ZarrPlan, plan_zarr
 from .zarr.store import BlockJob, open_zarr_store, run_block_job, write_zarr_block
 
 __all__ = [
-    "check_output_dir", "is_url", "output_child", "corrected_suffix", "write_corrected_image", "write_images_parquet",
+    "check_output_dir", "is_url", "output_child", "output_lock", "remove_temporaries",
+    "append_part", "consolidate_dataset", "read_parquet_table", "restart_dataset",
+    "OUTPUT_KINDS", "corrected_suffix", "write_corrected_image", "write_images_parquet",
     "write_tiles_parquet", "IMAGES_SCHEMA", "TILE_KINDS", "TILES_SCHEMA", "images_table",
     "tiles_table", "finalize_zarr", "write_ome_zarr", "ZarrPlan", "plan_zarr", "BlockJob",
     "open_zarr_store", "run_block_job", "write_zarr_block",

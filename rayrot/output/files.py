@@ -12,8 +12,10 @@ never sees half a file there either.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import re
 import shutil
 import uuid
 from contextlib import contextmanager
@@ -25,12 +27,14 @@ import pyarrow as pa
 from ..errors import WriteError
 from ..io.remote import is_remote
 
-__all__ = ["check_output_dir", "is_url", "output_child"]
+__all__ = ["check_output_dir", "is_url", "output_child", "output_lock", "remove_temporaries"]
 
 LOGGER = logging.getLogger(__name__)
 
-
-
+# Names rayrot gives what it writes before the rename (and what it moves aside during one).
+_TEMPORARY = re.compile(r"^\..+\.(tmp|old)-[0-9a-f]{8}$|^\..+\.tmp-\d+\.png$"
+                        r"|^\.rayrot-write-test-[0-9a-f]{8}$")
+_LOCK = ".rayrot/lock"
 
 def is_url(path: str | os.PathLike) -> bool:
     """True for an fsspec URL of a remote filesystem (``s3://b/k``), False for a local path
@@ -121,8 +125,9 @@ def _remove(path: Path) -> None:
 
 
 def _replace(tmp: Path, path: Path) -> None:
-    """Rename ``tmp`` to ``path``; a folder already at ``path`` is moved aside first."""
-    if path.is_dir() and not path.is_symlink():
+    """Rename ``tmp`` to ``path``; a folder already at ``path`` (or a file, when ``tmp`` is a
+    folder) is moved aside first."""
+    if (path.is_dir() and not path.is_symlink()) or (tmp.is_dir() and path.exists()):
         old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
         os.replace(path, old)
         os.replace(tmp, path)
@@ -191,3 +196,41 @@ def _remove_tree(url: str) -> None:
             fs.rm(key, recursive=True)
     except Exception as exc:
         LOGGER.warning("could not remove %s: %s", url, _one_line(exc))
+
+
+@contextmanager
+def output_lock(out_dir: str | os.PathLike) -> Iterator[Path]:
+    """Hold ``out_dir``'s lock for one run: a second run into the same folder is refused
+    (its temporaries are this run's), and the lock goes with the process however it ends.
+
+    Raises
+    ------
+    WriteError
+        Another process holds the lock.
+    """
+    lock = Path(out_dir) / _LOCK
+    _ensure_dir(lock.parent)
+    with open(lock, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise WriteError(f"output folder {out_dir} is in use by another rayrot run") from exc
+        try:
+            yield lock
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def remove_temporaries(out_dir: str | os.PathLike) -> int:
+    """Delete the temporaries a killed run left anywhere in ``out_dir`` (``.<name>.tmp-*``,
+    ``.<name>.old-*``); finished ``.zarr`` stores are not searched. Returns how many."""
+    removed = 0
+    for folder, dirs, files in os.walk(out_dir):
+        for name in [*dirs, *files]:
+            if _TEMPORARY.match(name):
+                _remove(Path(folder) / name)
+                removed += 1
+        dirs[:] = [d for d in dirs if not _TEMPORARY.match(d) and not d.endswith(".zarr")]
+    if removed:
+        LOGGER.info("%s: removed %d temporaries of an earlier run", out_dir, removed)
+    return removed

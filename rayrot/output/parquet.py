@@ -1,4 +1,10 @@
-"""images.parquet and tiles.parquet, each written whole under a temporary name."""
+"""images.parquet and tiles.parquet: written whole, or grown part by part during a batch.
+
+During a batch each table is a Parquet dataset, a folder of part files
+(``images.parquet/part-00000.parquet`` ...), each written under a temporary name: pandas,
+pyarrow and DuckDB (``images.parquet/*.parquet``) read what has finished at any moment. At the
+end the parts are consolidated into one file of the same name.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,15 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .files import _atomic, is_url
+from .files import _atomic, _ensure_dir, is_url
 from .tables import TILES_SCHEMA, images_table
 
-__all__ = ["write_images_parquet", "write_tiles_parquet"]
+__all__ = ["write_images_parquet", "write_tiles_parquet", "read_parquet_table",
+           "restart_dataset", "append_part", "consolidate_dataset"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -60,3 +68,57 @@ def _write_parquet(table: pa.Table, path: str | os.PathLike) -> Path | str:
         pq.write_table(table, tmp, compression="zstd")
     LOGGER.info("wrote %s (%d rows)", path, table.num_rows)
     return path
+
+
+def read_parquet_table(path: str | os.PathLike, schema: pa.Schema) -> pa.Table | None:
+    """The rows at ``path``, a Parquet file or a folder of part files (in part order), in
+    ``schema``; None when there is nothing, or what is there was written with another schema
+    (an older rayrot: its rows are not trusted for a resume)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.glob("part-*.parquet"))
+    elif path.is_file():
+        files = [path]
+    else:
+        return None
+    try:
+        parts = [pq.read_table(f) for f in files]
+        parts = [t.select(schema.names).cast(schema) for t in parts]
+    except (pa.ArrowException, KeyError, OSError) as exc:
+        LOGGER.info("%s: not read (%s)", path, exc)
+        return None
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def restart_dataset(path: str | os.PathLike, table: pa.Table) -> None:
+    """Replace whatever is at ``path`` by a dataset folder whose first part holds ``table``."""
+    path = Path(path)
+    with _atomic(path) as tmp:
+        tmp.mkdir()
+        pq.write_table(table, tmp / _part_name(0), compression="zstd")
+
+
+def append_part(path: str | os.PathLike, table: pa.Table) -> Path:
+    """Add ``table`` to the dataset folder ``path`` as its next part file; returns the part."""
+    path = Path(path)
+    _ensure_dir(path)
+    numbers = [int(p.stem.split("-")[1]) for p in path.glob("part-*.parquet")]
+    part = path / _part_name(max(numbers, default=-1) + 1)
+    return _write_parquet(table, part)
+
+
+def consolidate_dataset(path: str | os.PathLike, schema: pa.Schema, order: list[str]) -> Path:
+    """Turn the dataset folder ``path`` into one Parquet file of the same name, its rows in the
+    order of their ``path`` column in ``order`` (rows of one input keep their order)."""
+    path = Path(path)
+    table = read_parquet_table(path, schema)
+    if table is None:
+        table = schema.empty_table()
+    rank = {p: i for i, p in enumerate(order)}
+    keys = np.array([rank.get(p, len(rank)) for p in table.column("path").to_pylist()], np.int64)
+    table = table.take(pa.array(np.argsort(keys, kind="stable")))
+    return _write_parquet(table, path)
+
+
+def _part_name(n: int) -> str:
+    return f"part-{n:05d}.parquet"

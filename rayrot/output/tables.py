@@ -9,7 +9,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["ANGLES", "IMAGES_SCHEMA", "TILES_SCHEMA", "TILE_KINDS", "images_table", "tiles_table"]
+__all__ = ["ANGLES", "IMAGES_SCHEMA", "OUTPUT_KINDS", "TILES_SCHEMA", "TILE_KINDS", "images_table",
+           "output_column", "tiles_table"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -28,6 +29,25 @@ def _field(name: str, type_: pa.DataType, description: str, unit: str | None = N
 
 
 _STAGES = ("open", "plan", "score", "vote", "skew", "write")
+
+# The files one input can have, each in its own images.parquet column ``output_<kind>``.
+OUTPUT_KINDS = {
+    "zarr": "corrected OME-Zarr store",
+    "image": "corrected ordinary image",
+    "angle": "text file holding the applied rotation",
+    "meta": "JSON metadata of the corrected image",
+    "overlay": "thumbnail with each tile's vote",
+    "ome-tiff": "corrected pyramidal OME-TIFF",
+}
+
+
+def output_column(kind: str) -> str:
+    """The images.parquet column recording an output of ``kind`` (an OUTPUT_KINDS key).
+
+    >>> output_column("ome-tiff")
+    'output_ome_tiff'
+    """
+    return "output_" + kind.replace("-", "_")
 
 IMAGES_SCHEMA = pa.schema([
     _field("path", pa.string(), "input file"),
@@ -56,6 +76,14 @@ IMAGES_SCHEMA = pa.schema([
            "records it; null when unknown", "um", nullable=True),
     _field("mpp_y", pa.float64(), "physical height of one level-0 input pixel; null when "
            "unknown", "um", nullable=True),
+    _field("input_bytes", pa.int64(), "size of the input file when it was read; null if "
+           "unknown", "byte", nullable=True),
+    _field("input_mtime_ns", pa.int64(), "modification time of the input file when it was "
+           "read; null if unknown", "ns since the epoch", nullable=True),
+    _field("config_digest", pa.string(), "SHA-256 of the settings and model card the row was "
+           "made with; null if unknown", nullable=True),
+    *[_field(output_column(kind), pa.string(), f"{what}, relative to the output folder; null "
+             "when not written", nullable=True) for kind, what in OUTPUT_KINDS.items()],
     _field("error", pa.string(), "why this input failed; null when it did not", nullable=True),
 ], metadata={"rayrot": "images", "description": "one row per input image"})
 
@@ -96,20 +124,40 @@ TILES_SCHEMA = pa.schema([
 # ----------------------------------------------------------------------------- Parquet
 
 
-def images_table(results: Sequence[Any]) -> pa.Table:
+def images_table(results: Sequence[Any], stamps: Sequence[Mapping[str, Any]] | None = None,
+                 root: str | os.PathLike | None = None) -> pa.Table:
     """One row per :class:`~rayrot.result.DetectionResult`, in :data:`IMAGES_SCHEMA`.
 
     Parameters
     ----------
     results : sequence of DetectionResult
         Failed results (``error`` set) give a row with the error and empty fields.
+    stamps : sequence of dict, optional
+        Per result, ``input_bytes``, ``input_mtime_ns`` and ``config_digest`` (null without).
+    root : path, optional
+        The output folder: ``output_*`` columns are given relative to it.
 
     Returns
     -------
     table : pyarrow.Table
     """
-    rows = [_image_row(r) for r in results]
+    stamps = stamps if stamps is not None else [{}] * len(results)
+    rows = [{**_image_row(r), **_outputs_row(r, root), **dict(s)} for r, s in zip(results, stamps)]
     return pa.Table.from_pylist(rows, schema=IMAGES_SCHEMA)
+
+
+def _outputs_row(r: Any, root: str | os.PathLike | None) -> dict[str, Any]:
+    outputs = getattr(r, "outputs", None) or {}
+    unknown = set(outputs) - set(OUTPUT_KINDS)
+    if unknown:
+        LOGGER.info("%s: outputs of unknown kind(s) %s not recorded", r.path, sorted(unknown))
+    row = {}
+    for kind in OUTPUT_KINDS:
+        path = outputs.get(kind)
+        if path is not None and root is not None:
+            path = os.path.relpath(path, root)
+        row[output_column(kind)] = None if path is None else str(path).replace(os.sep, "/")
+    return row
 
 
 def _image_row(r: Any) -> dict[str, Any]:
