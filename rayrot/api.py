@@ -132,7 +132,7 @@ def correct(paths, output_dir, config=None, *, progress=None) -> list[DetectionR
         res.seconds["write"] = time.perf_counter() - t0
     if "parquet" in cfg.output.formats:
         writers.write_images_parquet(results, out / "images.parquet")
-        writers.write_tiles_parquet([r.tiles for r in results if r.tiles is not None],
+        writers.write_tiles_parquet([writers.tile_records_table(r.tiles) for r in results],
                                     out / "tiles.parquet")
     return results
 

@@ -46,7 +46,8 @@ Ray driver passes a Ray map, tests the builtin :func:`map`.
 from .files import check_output_dir
 from .image import corrected_suffix, write_corrected_image
 from .parquet import write_images_parquet, write_tiles_parquet
-from .tables import IMAGES_SCHEMA, TILE_KINDS, TILES_SCHEMA, images_table, tiles_table
+from .tables import (IMAGES_SCHEMA, TILE_KINDS, TILES_SCHEMA, images_table, tile_records_table,
+                     tiles_table)
 from .zarr.ngff import finalize_zarr, write_ome_zarr
 from .zarr.plan import ZarrPlan, plan_zarr
 from .zarr.store import BlockJob, open_zarr_store, run_block_job, write_zarr_block
@@ -54,6 +55,6 @@ from .zarr.store import BlockJob, open_zarr_store, run_block_job, write_zarr_blo
 __all__ = [
     "check_output_dir", "corrected_suffix", "write_corrected_image", "write_images_parquet",
     "write_tiles_parquet", "IMAGES_SCHEMA", "TILE_KINDS", "TILES_SCHEMA", "images_table",
-    "tiles_table", "finalize_zarr", "write_ome_zarr", "ZarrPlan", "plan_zarr", "BlockJob",
+    "tiles_table", "tile_records_table", "finalize_zarr", "write_ome_zarr", "ZarrPlan", "plan_zarr", "BlockJob",
     "open_zarr_store", "run_block_job", "write_zarr_block",
 ]
