@@ -20,7 +20,8 @@ from .config import RunConfig, load_config
 from .errors import RayrotError
 from .result import DetectionResult
 
-__all__ = ["detect", "correct", "upright", "detect_dataset", "shutdown", "expand_inputs"]
+__all__ = ["detect", "correct", "upright", "detect_dataset", "shutdown", "planned_outputs",
+           "expand_inputs"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -268,6 +269,40 @@ def _write_image_outputs(res: DetectionResult, name: str, out: Path, cfg: RunCon
         path = out / f"{name}.overlay.png"
         save_overlay(res, slide, path)
         res.outputs["overlay"] = str(path)
+
+
+def planned_outputs(paths, output_dir, config=None) -> dict[str, list]:
+    """What :func:`correct` would write for ``paths``, without reading an image or writing
+    anything (the command line's ``--dry-run``).
+
+    Returns
+    -------
+    plan : dict
+        ``"images"``: one ``(input path, [output paths])`` per input found, in order (the
+        corrected ordinary image is planned for every input; :func:`correct` skips it for
+        images over ``output.image_max_pixels``); ``"batch"``: the tables written for the whole
+        batch. Both lists of outputs are empty when ``output_dir`` is None (detect only).
+    """
+    from .output.image import corrected_suffix
+
+    cfg = _as_config(config)
+    files = expand_inputs(paths, tuple(cfg.source.folder_suffixes))
+    if output_dir is None:
+        return {"images": [(f, []) for f in files], "batch": []}
+    out, formats = Path(output_dir), cfg.output.formats
+    images = []
+    for f, name in zip(files, _output_names(files)):
+        planned = []
+        if "zarr" in formats:
+            planned.append(out / f"{name}.zarr")
+        if "image" in formats:
+            planned += [out / f"{name}.corrected.{corrected_suffix(f)}", out / f"{name}.angle.txt",
+                        out / f"{name}.meta.json"]
+        if "overlay" in formats:
+            planned.append(out / f"{name}.overlay.png")
+        images.append((f, [str(p) for p in planned]))
+    batch = [str(out / "images.parquet"), str(out / "tiles.parquet")] if "parquet" in formats else []
+    return {"images": images, "batch": batch}
 
 
 def _output_names(files: list[str]) -> list[str]:

@@ -130,7 +130,7 @@ def test_ray_dataset_path(dev, ray_session):
     ds = ray.data.from_items([{"path": p} for p in paths])
     rows = sorted(rayrot.detect_dataset(ds).take_all(), key=lambda r: r["path"])
     assert [r["path"] for r in rows] == sorted(paths)
-    assert all(r["angle"] == 0 and r["error"] == "" for r in rows)
+    assert all(r["angle"] == 0 and r["error"] is None for r in rows)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
