@@ -98,7 +98,7 @@ def detect(paths, config=None, *, progress=None):
     single = _is_single(paths)
     items = [str(paths)] if single else _expand_items(paths, cfg)
     in_memory = [i for i, item in enumerate(items) if is_image_object(item)]
-    files = [i for i in range(len(items)) if i not in set(in_memory)]
+    files = [i for i, item in enumerate(items) if not is_image_object(item)]
     results: list = [None] * len(items)
     for i, res in zip(in_memory, _detect_in_memory([items[i] for i in in_memory], cfg)):
         results[i] = res
