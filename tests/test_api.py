@@ -155,7 +155,9 @@ def test_map_batches_with_orientation_scorer_keeps_every_column(page, ray_sessio
 
 
 def test_a_ray_data_job_runs_right_after_detect(ray_session):
-    """detect() gives its actors' CPUs back: a user's Ray Data job starts at once."""
+    """detect() gives its actors' CPUs back at once, so a user's Ray Data job is not left
+    waiting for them. (Its run time is bounded loosely: Ray Data's own start-up, an actor that
+    reserves the resources, is slow on a loaded machine.)"""
     import ray
 
     res = rayrot.detect(shipped_images("documents")[:2], progress=False)
@@ -175,8 +177,9 @@ def test_a_ray_data_job_runs_right_after_detect(ray_session):
 
     thread = threading.Thread(target=job, daemon=True)
     thread.start()
-    thread.join(timeout=45)
+    thread.join(timeout=300)
     assert "rows" in done and sorted(r["id"] for r in done["rows"]) == list(range(0, 16, 2))
+    print(f"Ray Data job after detect(): {done['s']:.1f} s")
 
 
 # ------------------------------------------------------------------ command line
