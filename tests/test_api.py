@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -154,32 +153,18 @@ def test_map_batches_with_orientation_scorer_keeps_every_column(page, ray_sessio
     assert by_path[paths[2]]["angle"] is None  # undetermined: null, not -1
 
 
-def test_a_ray_data_job_runs_right_after_detect(ray_session):
-    """detect() gives its actors' CPUs back at once, so a user's Ray Data job is not left
-    waiting for them. (Its run time is bounded loosely: Ray Data's own start-up, an actor that
-    reserves the resources, is slow on a loaded machine.)"""
+def test_detect_gives_its_cpus_back_to_ray(ray_session):
+    """After detect() returns, its scoring actors are gone: every CPU is free for the user's
+    own Ray (Data) work, which would otherwise wait for them."""
     import ray
 
     res = rayrot.detect(shipped_images("documents")[:2], progress=False)
-    assert all(r.angle == 0 for r in res)
+    assert all(r.error is None for r in res)
     total = ray.cluster_resources()["CPU"]
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 10  # an actor's CPUs come back once Ray has stopped it
     while ray.available_resources().get("CPU", 0) < total and time.monotonic() < deadline:
         time.sleep(0.2)
     assert ray.available_resources().get("CPU", 0) == total
-    done = {}
-
-    def job():
-        t0 = time.monotonic()
-        done["rows"] = ray.data.range(8).map_batches(lambda b: {"id": b["id"] * 2},
-                                                     concurrency=2, num_cpus=1).take_all()
-        done["s"] = time.monotonic() - t0
-
-    thread = threading.Thread(target=job, daemon=True)
-    thread.start()
-    thread.join(timeout=300)
-    assert "rows" in done and sorted(r["id"] for r in done["rows"]) == list(range(0, 16, 2))
-    print(f"Ray Data job after detect(): {done['s']:.1f} s")
 
 
 # ------------------------------------------------------------------ command line
