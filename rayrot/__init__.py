@@ -5,6 +5,7 @@
 >>> result.angle, result.confidence, result.skew_deg  # doctest: +SKIP
 (90, 0.97, -1.3)
 >>> rayrot.correct("slide.svs", "out/")           # doctest: +SKIP
+>>> fixed, result = rayrot.upright(pixels)         # doctest: +SKIP
 
 Importing rayrot is cheap: Ray, torch and pyvips load on first use.
 """
@@ -14,16 +15,20 @@ from __future__ import annotations
 from .config import RunConfig, load_config, parse_overrides
 from .errors import ConfigError, ModelError, RayrotError, SlideReadError, WriteError
 from .io import Slide, open_slide
-from .result import DetectionResult
+from .result import DetectionResult, TileRecord
 
 __all__ = [
     "detect",
     "correct",
+    "upright",
     "detect_dataset",
+    "OrientationScorer",
+    "shutdown",
     "load_config",
     "parse_overrides",
     "RunConfig",
     "DetectionResult",
+    "TileRecord",
     "Slide",
     "open_slide",
     "ImageJob",
@@ -41,6 +46,7 @@ _LAZY = {
     "ImageJob": ("engine.job", "ImageJob"),
     "analyze_image": ("engine.local", "analyze_image"),
     "TileScorer": ("scorer", "TileScorer"),
+    "OrientationScorer": ("dataset", "OrientationScorer"),
 }
 
 
@@ -58,7 +64,8 @@ def __getattr__(name: str):
 
 
 def detect(paths, config=None, *, progress=None):
-    """Orientation of one image (returns a result) or of many (returns a list).
+    """Orientation of one image (returns a result) or of many (returns a list); paths, or
+    images in memory (NumPy arrays, PIL images).
 
     See :func:`rayrot.api.detect`.
     """
@@ -79,3 +86,17 @@ def detect_dataset(dataset, config=None, *, path_column="path"):
     from .api import detect_dataset as _detect_dataset
 
     return _detect_dataset(dataset, config, path_column=path_column)
+
+
+def upright(image, config=None):
+    """An image in memory turned upright: ``(pixels, result)``; see :func:`rayrot.api.upright`."""
+    from .api import upright as _upright
+
+    return _upright(image, config)
+
+
+def shutdown() -> None:
+    """Stop rayrot's scoring actors, and the local Ray it started; see :func:`rayrot.api.shutdown`."""
+    from .api import shutdown as _shutdown
+
+    _shutdown()

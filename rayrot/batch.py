@@ -145,12 +145,12 @@ class _Rows:
 
 
 def _tiles(results):
+    """The tiles of ``results`` as one table in the tiles.parquet schema."""
     import pyarrow as pa
 
-    from .output.tables import TILES_SCHEMA
+    from .output.tables import TILES_SCHEMA, tile_records_table
 
-    parts = [t.select(TILES_SCHEMA.names).cast(TILES_SCHEMA) for t in
-             (r.tiles for r in results) if t is not None]
+    parts = [tile_records_table(r.tiles) for r in results if r.tiles]
     return pa.concat_tables(parts) if parts else TILES_SCHEMA.empty_table()
 
 
@@ -391,7 +391,8 @@ def _write(res: DetectionResult, name: str, out: Path, cfg: RunConfig, map_fn) -
 
 
 def _zarr_metadata(res: DetectionResult, slide) -> dict:
-    """The corrected store's ``rayrot`` attributes: the input, the answer, and the input's
-    vendor properties (OpenSlide's key -> value), kept as the file had them."""
-    return {"source": res.path, "angle": res.angle, "confidence": res.confidence,
-            "source_properties": dict(slide.pixel_size.vendor)}
+    """The corrected store's ``rayrot`` attributes: the input, what was found (``angle_deg``
+    beside them is the turn applied: 0 for an undetermined image), and the input's vendor
+    properties (OpenSlide's key -> value), kept as the file had them."""
+    return {"source": res.path, "angle": res.angle, "undetermined": res.undetermined,
+            "confidence": res.confidence, "source_properties": dict(slide.pixel_size.vendor)}

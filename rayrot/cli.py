@@ -6,10 +6,12 @@
 
 Run directly, it starts a local Ray; submitted as a Ray job, it joins that cluster.
 Each input gets one line on stdout as it finishes; each bad input exactly one line on stderr,
-``rayrot: error: <path>: <reason>``. Everything else (libvips warnings, Ray's messages) goes
-to the log, ``<output>/rayrot.log``. The exit status is 0 when every input succeeded, 1 when
-any failed, 2 for a bad command line or configuration, 130 when stopped by Ctrl-C (a rerun
-of the same command resumes).
+``rayrot: error: <path>: <reason>``; the run ends with a summary line on stderr (images per
+angle, undetermined, failed, seconds). Everything else (libvips warnings, Ray's messages) goes
+to the log, ``<output>/rayrot.log``, and to stderr only when asked (``-v``, ``--log-level``).
+``--dry-run`` lists the inputs found and the outputs planned, and stops there. The exit status
+is 0 when every input succeeded, 1 when any failed, 2 for a bad command line or configuration,
+130 when stopped by Ctrl-C (a rerun of the same command resumes).
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ import argparse
 import logging
 import os
 import sys
+import time
+from collections import Counter
 
 from .config import load_config
 from .errors import RayrotError
 
-__all__ = ["build_parser", "main", "package_version"]
+__all__ = ["build_parser", "main", "package_version", "run_summary"]
+
+_LOG_LEVELS = ("debug", "info", "warning", "error")
 
 # Ray's switch for a node that is one machine, not part of a cluster (ray_constants).
 _RAY_SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
@@ -60,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="redo every input, also those a previous run into --output finished")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", "-v", action="count", default=0,
+                   help="log more on stderr: -v what is written and inferred, -vv debugging")
+    p.add_argument("--log-level", choices=_LOG_LEVELS, default=None,
+                   help="log level on stderr (default warning; overrides -v)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the inputs found and the outputs planned; score and write nothing")
     return p
 
 
@@ -77,29 +89,73 @@ def _print_result(res) -> bool:
     return False
 
 
-def _log_to(output: str | None) -> None:
-    """Send rayrot's and libraries' log records to ``<output>/rayrot.log``; the terminal gets
-    only this command's own lines."""
+def _log_to(output: str | None, terminal_level: int | None) -> None:
+    """Send rayrot's and libraries' log records to ``<output>/rayrot.log`` (a local output
+    folder), and to stderr at ``terminal_level`` when the user asked for it; otherwise the
+    terminal gets only this command's own lines."""
+    from .output.files import is_url
+
     root = logging.getLogger()
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.INFO if terminal_level is None else min(logging.INFO, terminal_level))
     logging.getLogger("pyvips").setLevel(logging.WARNING)  # libvips' chatter at INFO
-    if output:
+    handler: logging.Handler = logging.NullHandler()
+    if output and not is_url(output):
         from pathlib import Path
 
         try:
             Path(output).mkdir(parents=True, exist_ok=True)
             handler = logging.FileHandler(Path(output) / "rayrot.log")
+            handler.setLevel(logging.INFO)
         except OSError:  # the unwritable folder is reported by the run itself
-            handler = logging.NullHandler()
+            pass
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    else:
-        handler = logging.NullHandler()
     root.addHandler(handler)
+    if terminal_level is not None:
+        terminal = logging.StreamHandler(sys.stderr)
+        terminal.setLevel(terminal_level)
+        terminal.setFormatter(logging.Formatter("rayrot: %(message)s"))
+        root.addHandler(terminal)
+
+
+def _log_level(args: argparse.Namespace) -> int:
+    if args.log_level:
+        return getattr(logging, args.log_level.upper())
+    return {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+
+
+def run_summary(results, seconds: float) -> str:
+    """The end-of-run line: images per angle, undetermined, failed, and wall-clock seconds.
+
+    >>> from rayrot.result import DetectionResult as R
+    >>> run_summary([R("a", angle=90), R("b", angle=90), R("c"), R("d", error="d: no such file")], 2.5)
+    'rayrot: 4 images in 2.5 s: 0: 0, 90: 2, 180: 0, 270: 0, undetermined: 1, failed: 1'
+    """
+    found = Counter("failed" if r.error else r.angle for r in results)
+    angles = ", ".join(f"{a}: {found[a]}" for a in (0, 90, 180, 270))
+    return (f"rayrot: {len(results)} images in {seconds:.1f} s: {angles}, "
+            f"undetermined: {found[None]}, failed: {found['failed']}")
+
+
+def _dry_run(args: argparse.Namespace, cfg) -> int:
+    """Print each input found and, with ``--output``, the files it would get; nothing is read
+    beyond the folder listings, nothing scored or written."""
+    from . import api
+
+    plan = api.planned_outputs(args.input, args.output, cfg)
+    for path, outputs in plan["images"]:
+        print("\t".join([path, *outputs]), flush=True)
+    if plan["batch"]:
+        print("\t".join(["(batch)", *plan["batch"]]), flush=True)
+    print(f"rayrot: dry run: {len(plan['images'])} input(s) found, nothing scored or written",
+          file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _log_to(args.output)
+    start = time.perf_counter()
+    asked = args.verbose or args.log_level
+    _log_to(args.output, _log_level(args) if asked else None)
     if not args.address and not os.environ.get("RAY_ADDRESS"):
         # The embedded Ray of this process listens on the loopback address only: Ray takes a
         # node's routable address unless told the node is a single machine (read when ray is
@@ -125,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rayrot: error: {exc}", file=sys.stderr)
         return 2
 
+    if args.dry_run:
+        return _dry_run(args, cfg)
     from . import api
     from .batch import BatchInterrupted
 
@@ -153,4 +211,5 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     if failed:
         print(f"rayrot: {failed} of {len(results)} input(s) failed", file=sys.stderr)
+    print(run_summary(results, time.perf_counter() - start), file=sys.stderr)
     return 1 if failed else 0

@@ -1,15 +1,48 @@
 """What rayrot answers for one image.
 
 ``DetectionResult`` is the record the engine hands to the output package and to the user
-(``rayrot.detect(path)``). Conversion to Arrow rows happens in :mod:`rayrot.output`.
+(``rayrot.detect(path)``); ``TileRecord`` is one of its tiles. Both are plain Python:
+conversion to Arrow rows happens in :mod:`rayrot.output`, to pandas in :meth:`tiles_frame`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
 
-__all__ = ["DetectionResult"]
+__all__ = ["DetectionResult", "TileRecord"]
+
+
+@dataclass(frozen=True)
+class TileRecord:
+    """One tile the model scored (``kind`` "orientation") or the fine-skew estimator measured
+    (``kind`` "skew"); the fields a kind does not have are None. The columns of
+    ``tiles.parquet`` (``rayrot.output.TILES_SCHEMA``) in the same order."""
+
+    path: str  # the input image
+    kind: str  # "orientation" or "skew"
+    level: int  # pyramid level the tile was read from
+    x: int  # left edge, pixels of that level (of its scoring scale for orientation tiles)
+    y: int  # top edge, same pixels
+    w: int  # width, same pixels
+    h: int  # height, same pixels
+    x0: int  # left edge, level-0 pixels, origin top left
+    y0: int  # top edge, level-0 pixels
+    w0: int  # width, level-0 pixels
+    h0: int  # height, level-0 pixels
+    is_global: bool  # the whole-image view (the image shrunk into one tile)
+    center_weight: float | None = None  # vote weight from the distance to the centre, 0..1
+    p_0: float | None = None  # model probability of class 0 deg
+    p_90: float | None = None
+    p_180: float | None = None
+    p_270: float | None = None
+    predicted: int | None = None  # the tile's top class, clockwise degrees 0/90/180/270
+    confidence: float | None = None  # the tile's top probability, 0..1
+    abstained: bool | None = None  # below the confidence floor: no vote
+    skew_deg: float | None = None  # the tile's own skew, clockwise degrees
+    skew_confidence: float | None = None  # 0..1
+
+
+TILE_COLUMNS = tuple(f.name for f in fields(TileRecord))
 
 
 @dataclass
@@ -39,8 +72,9 @@ class DetectionResult:
         0.0 when no line structure was found.
     skew_confidence : float
         0..1.
-    tiles : pyarrow.Table or None
-        One row per scored tile (see ``rayrot.output.TILES_SCHEMA``).
+    tiles : tuple of TileRecord
+        The scored tiles, then the tiles the skew estimator measured; as a pandas DataFrame
+        with :meth:`tiles_frame`.
     tiles_scored, tiles_skipped, tiles_abstained : int
         Tiles the model scored; tiles dropped as background, over the cap or left unscored after
         the early stop; scored tiles below the confidence floor.
@@ -64,7 +98,7 @@ class DetectionResult:
     probabilities: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     skew_deg: float = 0.0
     skew_confidence: float = 0.0
-    tiles: Any = None
+    tiles: tuple[TileRecord, ...] = ()
     tiles_scored: int = 0
     tiles_skipped: int = 0
     tiles_abstained: int = 0
@@ -88,6 +122,13 @@ class DetectionResult:
     def total_rotation_deg(self) -> float:
         """Clockwise degrees that make the input upright and straight (``angle + skew_deg``)."""
         return float((self.angle or 0) + self.skew_deg)
+
+    def tiles_frame(self):
+        """:attr:`tiles` as a pandas DataFrame, one row per tile, columns as in
+        ``tiles.parquet`` (None becomes NaN in float columns)."""
+        import pandas as pd
+
+        return pd.DataFrame([asdict(t) for t in self.tiles], columns=list(TILE_COLUMNS))
 
     def plot(self, source, ax=None, thumbnail_px: int = 768):
         """Draw the image's thumbnail with each tile's vote coloured on it (matplotlib); returns

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
@@ -14,6 +13,7 @@ from rayrot.engine.job import ImageJob, measure_skew, prepare_image, tile_batche
 from rayrot.engine.local import analyze_image
 from rayrot.config import load_config
 from rayrot.output.parquet import write_tiles_parquet
+from rayrot.output.tables import tile_records_table
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_turned_document_page(dev, scorer, tmp_path, k):
     assert res.error is None
     assert res.angle == 90 * k, res
     assert res.confidence > 0.8
-    kinds = res.tiles.column("kind").to_pylist()
+    kinds = [t.kind for t in res.tiles]
     assert kinds.count("orientation") == res.tiles_scored > 0
     assert res.tiles_scored + res.tiles_skipped >= len(prepare_image(str(tmp_path / "p.png"),
                                                                      scorer.cfg).plan.tiles)
@@ -114,16 +114,18 @@ def test_skewed_turned_page(dev, scorer, tmp_path, tilt):
     assert res.skew_deg == pytest.approx(tilt, abs=0.15)
     # The tiles table also holds the tiles the skew estimator measured, each with its own angle:
     # most text tiles agree with the image's skew, and the whole-image tile is among them.
-    skew_rows = res.tiles.filter(pc.equal(res.tiles.column("kind"), "skew")).to_pydict()
+    skew_rows = res.tiles_frame().query("kind == 'skew'").astype(object).to_dict("list")
     n = len(skew_rows["x"])
     assert n >= 3 and skew_rows["is_global"].count(True) == 1
-    assert all(p is None for p in skew_rows["p_0"]) and None not in skew_rows["skew_confidence"]
+    skew_tiles = [t for t in res.tiles if t.kind == "skew"]
+    assert all(t.p_0 is None for t in skew_tiles) and None not in [t.skew_confidence for t in skew_tiles]
     angles = np.array(skew_rows["skew_deg"], np.float64)
     assert np.median(angles) == pytest.approx(tilt, abs=0.15)
     assert max(skew_rows["x0"][i] + skew_rows["w0"][i] for i in range(n)) <= res.width
     assert max(skew_rows["y0"][i] + skew_rows["h0"][i] for i in range(n)) <= res.height
-    back = pq.read_table(write_tiles_parquet([res.tiles], tmp_path / "tiles.parquet"))
-    assert back.equals(res.tiles.cast(back.schema))
+    table = tile_records_table(res.tiles)
+    back = pq.read_table(write_tiles_parquet([table], tmp_path / "tiles.parquet"))
+    assert back.equals(table.cast(back.schema)) and back.num_rows == len(res.tiles)
     prep = prepare_image(str(tmp_path / "s.png"), scorer.cfg)
     assert measure_skew(prep, scorer.cfg).angle_deg == pytest.approx(tilt, abs=0.15)
 
@@ -138,12 +140,11 @@ def test_finer_look_when_the_first_scale_is_too_coarse(scorer, tmp_path):
     finer = analyze_image(path, cfg, scorer)
     assert finer.angle == 90 and finer.level == 1 and finer.scale == coarse.scale, finer
     # Only the finer look's tiles vote (and are in the table); none of them is a whole-image view.
-    scored = finer.tiles.filter(pc.equal(finer.tiles.column("kind"), "orientation"))
-    assert scored.num_rows == finer.tiles_scored and set(scored.column("level").to_pylist()) == {1}
-    assert not any(scored.column("is_global").to_pylist())
+    scored = [t for t in finer.tiles if t.kind == "orientation"]
+    assert len(scored) == finer.tiles_scored and {t.level for t in scored} == {1}
+    assert not any(t.is_global for t in scored)
     assert finer.tiles_skipped >= 0
-    assert max(x + w for x, w in zip(scored.column("x0").to_pylist(),
-                                     scored.column("w0").to_pylist())) <= 10240
+    assert max(t.x0 + t.w0 for t in scored) <= 10240
 
 
 @pytest.mark.parametrize("tilt", [-9.8, 12.7])
@@ -217,7 +218,7 @@ def test_cascade_stops_on_a_sure_whole_image_view(page_png):
     assert scorer.calls == 1 and scorer.view_tta == [False]
     assert res.angle == 90 and res.tiles_scored == 1
     assert res.confidence == pytest.approx(0.95, abs=1e-6)
-    assert res.tiles.column("is_global").to_pylist()[:1] == [True]
+    assert [t.is_global for t in res.tiles][:1] == [True]
     n_planned = len(prepare_image(page_png, cfg).plan.tiles)
     assert res.tiles_scored + res.tiles_skipped >= n_planned
 
@@ -231,8 +232,8 @@ def test_cascade_goes_on_to_the_tiles_and_keeps_the_view_in_the_vote(page_png):
     assert res.angle == 180 and res.tiles_scored == n_planned
     # the view was scored once (no TTA) and counted: its row is in the table, once
     assert scorer.view_tta == [False]
-    glob = res.tiles.filter(pc.equal(res.tiles.column("kind"), "orientation")).column("is_global")
-    assert glob.to_pylist().count(True) == 1
+    glob = [t.is_global for t in res.tiles if t.kind == "orientation"]
+    assert glob.count(True) == 1
     # the same vote as without the cascade when the view says the same with and without TTA
     off = analyze_image(page_png, cfg.replace(scorer={"cascade_stop_confidence": None}),
                         _ScriptedScorer(unsure_view, [0.01, 0.01, 0.97, 0.01]))
@@ -255,7 +256,7 @@ def test_skew_after_a_decisive_first_look_only_when_wanted(page_png):
     assert skipped.tiles_scored == 1 and skipped.angle == 0
     assert skipped.skew_deg == 0.0 and skipped.skew_confidence == 0.0
     assert "skew" not in skipped.seconds
-    assert "skew" not in skipped.tiles.column("kind").to_pylist()
+    assert "skew" not in [t.kind for t in skipped.tiles]
 
 
 @pytest.mark.parametrize("off", ["0", "null", "false"])

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..config import RunConfig
 from ..errors import RayrotError, TimeLimitError
-from ..result import DetectionResult
+from ..result import DetectionResult, TileRecord
 from ..io import Slide, decode_deadline, open_slide
 from ..plan import TilePlan, plan_tiles, refine_plan
 from ..skew import SkewEstimate
@@ -191,12 +191,8 @@ class ScoreAccumulator:
 
 def finish_image(prep: PreparedImage, acc: ScoreAccumulator | None, cfg: RunConfig,
                  model_name: str, model_version: str, seconds: dict[str, float]) -> DetectionResult:
-    """Vote over what was scored and build the result (tiles as an Arrow table: the scored tiles,
-    then the tiles the skew estimator measured)."""
-    import pyarrow as pa
-
-    from ..output.tables import tiles_table
-
+    """Vote over what was scored and build the result (its tiles: the scored tiles, then the
+    tiles the skew estimator measured)."""
     slide, plan = prep.slide, prep.plan
     res = DetectionResult(path=prep.path, width=slide.width, height=slide.height,
                           model_name=model_name, model_version=model_version,
@@ -205,7 +201,6 @@ def finish_image(prep: PreparedImage, acc: ScoreAccumulator | None, cfg: RunConf
     cols = acc.columns() if acc is not None else {}
     if plan is None or not cols:
         res.tiles_skipped = plan.n_skipped + len(plan.tiles) if plan is not None else 0
-        scored = tiles_table(_tile_rows(prep, {}, cfg))
     else:
         v = acc.vote()
         finest = prep.finer[-1] if prep.finer else plan
@@ -216,10 +211,9 @@ def finish_image(prep: PreparedImage, acc: ScoreAccumulator | None, cfg: RunConf
         res.tiles_abstained = v.n_abstained
         # of the plan that voted: a finer look's plan, when one was taken
         res.tiles_skipped = finest.n_skipped + len(finest.tiles) - res.tiles_scored
-        scored = tiles_table(_tile_rows(prep, cols, cfg))
-    res.tiles = scored
+        res.tiles = _scored_records(prep, cols, cfg)
     if prep.skew_tiles is not None and len(prep.skew_tiles["x"]):
-        res.tiles = pa.concat_tables([scored, tiles_table(prep.skew_tiles, kind="skew")])
+        res.tiles += _skew_records(prep.skew_tiles)
     if prep.skew is not None:
         skew = float(prep.skew.angle_deg)
         res.skew_deg = skew if abs(skew) >= cfg.skew.min_correction_deg else 0.0
@@ -228,11 +222,9 @@ def finish_image(prep: PreparedImage, acc: ScoreAccumulator | None, cfg: RunConf
     return res
 
 
-def _tile_rows(prep: PreparedImage, cols: dict[str, np.ndarray], cfg: RunConfig) -> dict[str, np.ndarray]:
-    """Per-tile columns for the tiles table (level-0 boxes, prediction, abstention)."""
-    n = len(cols.get("x", ()))
-    if n == 0:
-        return {"path": np.array([], dtype=object)}
+def _scored_records(prep: PreparedImage, cols: dict[str, np.ndarray],
+                    cfg: RunConfig) -> tuple[TileRecord, ...]:
+    """The scored tiles as records (level-0 boxes, prediction, abstention)."""
     probs = cols["probs"].astype(np.float64)
     _, abstained = tile_vote_weights(probs, cols["center_weight"], cols["is_global"], cfg.vote)
     # level-0 pixels per plan pixel, row by row (a finer look reads another level)
@@ -243,14 +235,30 @@ def _tile_rows(prep: PreparedImage, cols: dict[str, np.ndarray], cfg: RunConfig)
     y0 = np.where(glob, 0, np.round(cols["y"] * f)).astype(np.int64)
     w0 = np.where(glob, prep.slide.width, np.round(cols["w"] * f)).astype(np.int64)
     h0 = np.where(glob, prep.slide.height, np.round(cols["h"] * f)).astype(np.int64)
-    return {
-        "path": cols["path"], "level": cols["level"], "x": cols["x"], "y": cols["y"],
-        "w": cols["w"], "h": cols["h"], "x0": x0, "y0": y0, "w0": w0, "h0": h0,
-        "is_global": glob, "center_weight": cols["center_weight"],
-        "p_0": probs[:, 0], "p_90": probs[:, 1], "p_180": probs[:, 2], "p_270": probs[:, 3],
-        "predicted": (np.argmax(probs, axis=1) * 90).astype(np.int64),
-        "confidence": probs.max(axis=1), "abstained": abstained,
-    }
+    predicted = np.argmax(probs, axis=1) * 90
+    return tuple(
+        TileRecord(str(cols["path"][i]), "orientation", int(cols["level"][i]), int(cols["x"][i]),
+                   int(cols["y"][i]), int(cols["w"][i]), int(cols["h"][i]), int(x0[i]),
+                   int(y0[i]), int(w0[i]), int(h0[i]), bool(glob[i]),
+                   center_weight=float(cols["center_weight"][i]), p_0=float(probs[i, 0]),
+                   p_90=float(probs[i, 1]), p_180=float(probs[i, 2]), p_270=float(probs[i, 3]),
+                   predicted=int(predicted[i]), confidence=float(probs[i].max()),
+                   abstained=bool(abstained[i]))
+        for i in range(len(probs)))
+
+
+def _skew_records(cols: dict[str, np.ndarray]) -> tuple[TileRecord, ...]:
+    """The tiles the skew estimator measured (columns of equal length) as records; NaN
+    (not measured) becomes None."""
+    def opt(value: float) -> float | None:
+        return None if np.isnan(value) else float(value)
+
+    ints = ("level", "x", "y", "w", "h", "x0", "y0", "w0", "h0")
+    return tuple(
+        TileRecord(str(cols["path"][i]), "skew", *(int(cols[k][i]) for k in ints),
+                   bool(cols["is_global"][i]), skew_deg=opt(cols["skew_deg"][i]),
+                   skew_confidence=opt(cols["skew_confidence"][i]))
+        for i in range(len(cols["x"])))
 
 
 def error_result(path: str, exc: BaseException) -> DetectionResult:

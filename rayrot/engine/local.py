@@ -35,12 +35,14 @@ def run_job(job: ImageJob, scorer, progress=None) -> DetectionResult:
     return job.result(scorer.model_name, scorer.model_version)
 
 
-def analyze_image(path: str, cfg: RunConfig, scorer, progress=None) -> DetectionResult:
+def analyze_image(image, cfg: RunConfig, scorer, progress=None) -> DetectionResult:
     """Detect the orientation of one image in this process.
 
     Parameters
     ----------
-    path : str
+    image : str, or pixels ((H, W[, C]) ndarray, PIL image)
+        A path, or an image in memory: held as a Slide (:func:`rayrot.io.memory.hold`) while
+        it is detected, and read through it exactly as a file would be.
     cfg : RunConfig
     scorer : callable
         A :class:`~rayrot.scorer.TileScorer` (or anything with its call signature and
@@ -51,10 +53,19 @@ def analyze_image(path: str, cfg: RunConfig, scorer, progress=None) -> Detection
     Returns
     -------
     result : DetectionResult
-        With ``error`` set (and nothing raised) when the image cannot be read.
+        With ``error`` set (and nothing raised) when the image cannot be read. An image in
+        memory is called ``<array N WxH>`` in its ``path``.
     """
+    from ..io.memory import hold, is_image_object
+
+    if is_image_object(image):
+        try:
+            with hold(image, cfg.source) as slide:
+                return analyze_image(slide.path, cfg, scorer, progress)
+        except RayrotError as exc:  # not an image's shape or dtype
+            return error_result("<array>", exc)
     try:
-        return run_job(ImageJob(path, cfg), scorer, progress)
+        return run_job(ImageJob(image, cfg), scorer, progress)
     except RayrotError as exc:
         LOGGER.warning("%s", exc)
-        return error_result(path, exc)
+        return error_result(image, exc)

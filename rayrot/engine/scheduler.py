@@ -27,9 +27,13 @@ from ..io import clear_slide_cache, open_slide
 from .job import ImageJob, error_result
 from .local import analyze_image
 
-__all__ = ["schedule", "init_ray", "ScorerPool", "ray_map", "dataset_scorer_options", "DatasetScorer"]
+__all__ = ["schedule", "init_ray", "shutdown_ray", "ScorerPool", "ray_map", "dataset_scorer_options"]
 
 LOGGER = logging.getLogger(__name__)
+
+# Whether init_ray started the Ray this process uses (then shutdown_ray may stop it).
+_STARTED_RAY = {"local": False}
+
 
 def init_ray(cfg: RunConfig) -> None:
     """Join the cluster a ``ray job submit`` job was given, ``cfg.ray.address``, or start a local Ray."""
@@ -48,6 +52,20 @@ def init_ray(cfg: RunConfig) -> None:
         # address="local": always a new, embedded Ray, never a cluster left running on this
         # machine. The command line keeps it on the loopback address (rayrot.cli).
         ray.init(address="local", num_cpus=cfg.ray.num_cpus, include_dashboard=False, **quiet)
+        _STARTED_RAY["local"] = True
+
+
+def shutdown_ray() -> None:
+    """Stop the scoring actors; stop Ray too when :func:`init_ray` started it here (a Ray the
+    caller started or joined is left running)."""
+    import ray
+
+    if not ray.is_initialized():
+        return
+    ScorerPool.release_all()
+    if _STARTED_RAY["local"]:
+        ray.shutdown()
+        _STARTED_RAY["local"] = False
 
 
 def _release_free_memory() -> None:
@@ -323,41 +341,10 @@ def ray_map(cfg: RunConfig):
     return ray_map
 
 
-class DatasetScorer:
-    """Ray Data callable class: a batch of paths in, one row of results per path out."""
-
-    def __init__(self, cfg: RunConfig, path_column: str):
-        configure_worker(cfg)
-        from ..scorer import TileScorer
-
-        self.cfg = cfg
-        self.path_column = path_column
-        self.scorer = TileScorer(cfg)
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        rows = []
-        for path in batch[self.path_column]:
-            try:
-                rows.append(analyze_image(str(path), self.cfg, self.scorer))
-            except Exception as exc:
-                rows.append(error_result(str(path), exc))
-            finally:
-                clear_slide_cache()
-        _release_free_memory()
-        return {
-            "path": np.array([r.path for r in rows], dtype=object),
-            "angle": np.array([-1 if r.angle is None else r.angle for r in rows], np.int64),
-            "confidence": np.array([r.confidence for r in rows], np.float64),
-            "skew_deg": np.array([r.skew_deg for r in rows], np.float64),
-            "tiles_scored": np.array([r.tiles_scored for r in rows], np.int64),
-            "error": np.array([r.error or "" for r in rows], dtype=object),
-        }
-
-
-
-
 def dataset_scorer_options(cfg: RunConfig) -> dict:
-    """``map_batches`` arguments for :class:`DatasetScorer`: its pool and resources."""
+    """``map_batches`` arguments for :class:`rayrot.OrientationScorer` in
+    :func:`rayrot.detect_dataset`: its pool's size and resources, chosen here as for the
+    scoring actors."""
     import ray
 
     n, opts = _actor_options(cfg)

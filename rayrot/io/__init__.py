@@ -5,6 +5,7 @@
     physical  PixelSize: microns per pixel from OpenSlide, (OME-)TIFF tags, JPEG/PNG DPI
     remote  inputs on object storage: a local copy of an fsspec URL, per process
     rotate  libvips pixel work for the writers: bicubic rotation of a region, turns, saving
+    memory  arrays and PIL images held as Slides, which open_slide finds by name
 """
 
 from .physical import PixelSize

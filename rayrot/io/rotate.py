@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import WriteError
 
 __all__ = ["rotation_matrix", "rotate_region", "operation_cache_off", "whole_image",
-           "turn_image", "add_alpha", "bits_per_sample", "save_image", "image_size", "lazy_level0",
+           "turn_image", "add_alpha", "bits_per_sample", "to_array", "save_image", "image_size", "lazy_level0",
            "save_pyramid_tiff"]
 
 
@@ -162,6 +162,13 @@ def add_alpha(image):
         return image
     top = 65535 if image.format == "ushort" else 255
     return image.bandjoin(top).copy(interpretation=image.interpretation)
+
+
+def to_array(image) -> np.ndarray:
+    """Decode a handle from this module: ``(H, W, bands)``, uint8 or uint16 (16-bit images)."""
+    dtype = np.uint16 if image.format == "ushort" else np.uint8
+    return np.ndarray(buffer=image.write_to_memory(), dtype=dtype,
+                      shape=(image.height, image.width, image.bands))
 
 
 def bits_per_sample(image) -> int:

@@ -48,6 +48,9 @@ MIN_SIDE_PX = 8
 # about 2x slower than libvips' own tiled sink (benchmarks/write_profile.py).
 _REGION_FETCH_MAX_PX = 1 << 21
 
+# Pixel types Slide.from_array takes (float: 0..1).
+_ARRAY_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32), np.dtype(np.float64))
+
 
 @dataclass(frozen=True)
 class Level:
@@ -136,19 +139,26 @@ class Slide:
 
         Parameters
         ----------
-        pixels : (H, W) or (H, W, 3) uint8 ndarray
-            Grey or RGB; the Slide keeps a reference to it.
+        pixels : (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) ndarray
+            Grey, RGB or RGBA (alpha composited on white); uint8, uint16, or float in 0..1.
+            The Slide keeps a reference to it.
         name : str
-            What messages and the tiles table call it.
+            What messages and the tiles call it.
         """
         import pyvips
 
         arr = np.ascontiguousarray(pixels)
-        if arr.dtype != np.uint8 or arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] != 3):
-            raise SlideReadError(f"{name}: expected an (H, W) or (H, W, 3) uint8 array, "
-                                 f"got {arr.dtype} {arr.shape}")
+        bands = 1 if arr.ndim == 2 else (arr.shape[2] if arr.ndim == 3 else 0)
+        if arr.dtype not in _ARRAY_DTYPES or bands not in (1, 3, 4):
+            raise SlideReadError(f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) array of "
+                                 f"uint8, uint16 or float, got {arr.dtype} {arr.shape}")
+        if arr.shape[0] * arr.shape[1] > cfg.max_pixels:
+            raise SlideReadError(f"{name}: {arr.shape[1]}x{arr.shape[0]} pixels, more than "
+                                 f"source.max_pixels={cfg.max_pixels}")
         img = pyvips.Image.new_from_array(arr)
-        img = _normalise(img.copy(interpretation="b-w" if arr.ndim == 2 else "srgb"))
+        wide = arr.dtype == np.uint16
+        interp = ("grey16" if wide else "b-w") if bands == 1 else ("rgb16" if wide else "srgb")
+        img = _normalise(img.copy(interpretation=interp))
         levels = (Level(0, img.width, img.height, 1.0),)
         return cls(name, "vips", levels, cfg, [img], False, {"loader": "array"})
 
@@ -442,7 +452,7 @@ class Slide:
                 return _composite_pil(img)
             import pyvips
 
-            if len(self.levels) == 1 and self.is_gigapixel:
+            if len(self.levels) == 1 and self.is_gigapixel and self.properties.get("loader") != "array":
                 # A big single-level file: stream a shrink-on-load thumbnail rather than
                 # decoding the whole image into memory.
                 thumb = pyvips.Image.thumbnail(self.path, max_px, height=max_px, size="down",
@@ -505,8 +515,14 @@ def set_worker_concurrency(threads: int) -> None:
 
 
 def open_slide(path: str | os.PathLike, cfg: SourceConfig) -> Slide:
-    """:meth:`Slide.from_file`, cached per process (actors and tasks call this with a path)."""
+    """:meth:`Slide.from_file`, cached per process (actors and tasks call this with a path);
+    an image held in memory (:func:`rayrot.io.memory.hold`) by its name."""
     path = str(path)
+    from .memory import held
+
+    slide = held(path)
+    if slide is not None:
+        return slide
     try:
         mtime = os.stat(path).st_mtime
     except OSError:

@@ -55,6 +55,7 @@ from .image import corrected_suffix, write_corrected_image
 from .parquet import (append_part, consolidate_dataset, read_parquet_table, restart_dataset,
                       write_images_parquet, write_tiles_parquet)
 from .tables import (IMAGES_SCHEMA, OUTPUT_KINDS, TILE_KINDS, TILES_SCHEMA, images_table,
+                     tile_records_table,
                      tiles_table)
 from .zarr.ngff import finalize_zarr, write_ome_zarr
 from .zarr.plan import ZarrPlan, plan_zarr
@@ -65,6 +66,6 @@ __all__ = [
     "append_part", "consolidate_dataset", "read_parquet_table", "restart_dataset",
     "OUTPUT_KINDS", "corrected_suffix", "write_corrected_image", "write_images_parquet",
     "write_tiles_parquet", "IMAGES_SCHEMA", "TILE_KINDS", "TILES_SCHEMA", "images_table",
-    "tiles_table", "finalize_zarr", "write_ome_zarr", "ZarrPlan", "plan_zarr", "BlockJob",
+    "tiles_table", "tile_records_table", "finalize_zarr", "write_ome_zarr", "ZarrPlan", "plan_zarr", "BlockJob",
     "open_zarr_store", "run_block_job", "write_zarr_block",
 ]

@@ -10,13 +10,15 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .files import _atomic, output_child
 from ..io import rotate as vips_ops
 from .geometry import _check_angle, _output_size
 from .tables import ANGLES
 from .zarr.store import _open_source
 
-__all__ = ["corrected_suffix", "write_corrected_image"]
+__all__ = ["corrected_suffix", "corrected_pixels", "write_corrected_image"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -50,19 +52,49 @@ def _as_slide(slide_or_path: Any, source_cfg: Any):
     return slide_or_path
 
 
+def corrected_pixels(slide: Any, result: Any, out_cfg: Any) -> np.ndarray:
+    """The corrected image in memory, as :func:`write_corrected_image` would write it.
+
+    Parameters
+    ----------
+    slide : Slide
+        The opened input (a file's, or one held in memory).
+    result : DetectionResult
+        Its answer: turned clockwise by ``angle + skew_deg`` (an undetermined angle: no
+        quarter turn).
+    out_cfg : OutputConfig
+        Uses ``fill`` and ``skew_crop``.
+
+    Returns
+    -------
+    pixels : (H', W', 3) uint8 ndarray
+        4 bands (RGBA) when ``out_cfg.fill`` is transparent and there is a skew to straighten.
+    """
+    angle = _check_angle(result.angle)
+    skew = float(result.skew_deg or 0.0)
+    image = vips_ops.whole_image(slide)
+    if out_cfg.fill == "transparent" and skew != 0:
+        image = vips_ops.add_alpha(image)
+    out_size = _output_size(slide.width, slide.height, angle, skew, bool(out_cfg.skew_crop))
+    return vips_ops.to_array(vips_ops.turn_image(image, angle, skew, out_size, out_cfg.fill))
+
+
 def write_corrected_image(slide_or_path: Any, result: Any, out_dir: str | os.PathLike,
                           out_cfg: Any, *, name: str | None = None,
                           source_cfg: Any = None) -> dict[str, str]:
     """Write ``<name>.corrected.<ext>``, ``<name>.angle.txt`` and ``<name>.meta.json``.
 
-    The image is rotated clockwise by ``result.angle + result.skew_deg`` (an undetermined
-    angle counts as 0): pixel-exact for a pure 90-degree multiple, bicubic with the configured
+    The image is rotated clockwise by ``result.angle + result.skew_deg``: pixel-exact for a pure 90-degree multiple, bicubic with the configured
     fill for a fine skew. JPEG is re-encoded at ``out_cfg.jpeg_quality``; PNG and TIFF are
     lossless, keep the alpha of RGBA inputs and the input's depth (16-bit in, 16-bit out; float
     in, 16-bit out scaled by the float's real range), and a multi-page TIFF keeps every page.
     An animation, pages of several sizes, or an input that would decode more than
     ``source.max_decoded_pixels`` whole raise :class:`~rayrot.errors.WriteError`. The three
     files appear together or not at all.
+
+    An undetermined image (``result.angle`` None) is written without a quarter turn (its skew
+    is still straightened); ``.angle.txt`` then says ``undetermined`` and ``.meta.json`` has
+    ``"angle": null, "undetermined": true``.
 
     Parameters
     ----------
@@ -118,7 +150,8 @@ def write_corrected_image(slide_or_path: Any, result: Any, out_dir: str | os.Pat
     with ExitStack() as stack:
         tmps = {k: stack.enter_context(_atomic(p)) for k, p in paths.items()}
         vips_ops.save_image(corrected, tmps["image"], ext, out_cfg.jpeg_quality, paths["image"])
-        tmps["angle"].write_text(_format_deg(angle + skew) + "\n")
+        undetermined = result.angle is None
+        tmps["angle"].write_text(("undetermined" if undetermined else _format_deg(angle + skew)) + "\n")
         meta = _image_meta(slide, result, angle, skew, corrected[0], f"{stem}.corrected.{ext}",
                            time.perf_counter() - start)
         tmps["meta"].write_text(json.dumps(meta, indent=2) + "\n")
@@ -139,6 +172,7 @@ def _image_meta(slide, result, angle: int, skew: float, corrected, image_name: s
         "bits_per_sample": vips_ops.bits_per_sample(corrected),
         "pages": int(slide.pages),
         "angle": result.angle,
+        "undetermined": result.angle is None,
         "skew_deg": skew,
         "rotation_deg": angle + skew,
         "confidence": float(result.confidence),

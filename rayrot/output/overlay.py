@@ -53,15 +53,13 @@ def plot_result(result: Any, source: Any, ax=None, thumbnail_px: int = 768):
     thumb = _thumbnail(source, thumbnail_px)
     f = thumb.shape[1] / max(result.width, 1)  # thumbnail pixels per level-0 pixel
     ax.imshow(thumb)
-    if result.tiles is not None and result.tiles.num_rows:
-        t = result.tiles.to_pydict()
-        for i in range(result.tiles.num_rows):
-            if t["is_global"][i] or t["kind"][i] != "orientation":
-                continue
-            colour = "#7f7f7f" if t["abstained"][i] else CLASS_COLOURS[t["predicted"][i] // 90]
-            alpha = 0.1 + 0.4 * float(t["confidence"][i])
-            ax.add_patch(Rectangle((t["x0"][i] * f, t["y0"][i] * f), t["w0"][i] * f, t["h0"][i] * f,
-                                   facecolor=colour, alpha=alpha, edgecolor=colour, linewidth=1.2))
+    for t in result.tiles:
+        if t.is_global or t.kind != "orientation":
+            continue
+        colour = "#7f7f7f" if t.abstained else CLASS_COLOURS[t.predicted // 90]
+        alpha = 0.1 + 0.4 * float(t.confidence)
+        ax.add_patch(Rectangle((t.x0 * f, t.y0 * f), t.w0 * f, t.h0 * f,
+                               facecolor=colour, alpha=alpha, edgecolor=colour, linewidth=1.2))
     angle = "undetermined" if result.angle is None else f"rotate {result.angle}° clockwise"
     skew = f", skew {result.skew_deg:+.2f}°" if result.skew_deg else ""
     ax.set_title(f"{Path(result.path).name}: {angle} (confidence {result.confidence:.2f}){skew}",

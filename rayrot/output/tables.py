@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 __all__ = ["ANGLES", "IMAGES_SCHEMA", "OUTPUT_KINDS", "TILES_SCHEMA", "TILE_KINDS", "images_table",
-           "output_column", "tiles_table"]
+           "output_column", "tiles_table", "tile_records_table"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -264,6 +264,18 @@ def tiles_table(records: Mapping[str, Any] | Sequence[Mapping[str, Any]],
         raise ValueError(f"tiles_table: 'predicted' must be clockwise degrees {ANGLES}, "
                          f"got {sorted(int(b) for b in bad)}")
     return table
+
+
+def tile_records_table(records: Sequence[Any]) -> pa.Table:
+    """A result's tiles (:class:`~rayrot.result.TileRecord` s of both kinds, in order) as one
+    table in :data:`TILES_SCHEMA`: each kind's rows through :func:`tiles_table`."""
+    from dataclasses import asdict
+
+    rows = [asdict(r) for r in records]
+    parts = [tiles_table([row for row in rows if row["kind"] == kind], kind=kind)
+             for kind in TILE_KINDS]
+    parts = [p for p in parts if p.num_rows]
+    return pa.concat_tables(parts) if parts else TILES_SCHEMA.empty_table()
 
 
 def _is_scalar(value: Any) -> bool:
