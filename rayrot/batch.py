@@ -382,7 +382,9 @@ def _write(res: DetectionResult, name: str, out: Path, cfg: RunConfig, map_fn) -
             from .output.overlay import save_overlay
 
             path = writers.output_child(out, f"{name}.overlay.png")
-            save_overlay(res, slide, path)
+            oc = cfg.output
+            save_overlay(res, slide, path, thumbnail_px=oc.overlay_thumbnail_px,
+                         figure_in=oc.overlay_inches, dpi=oc.overlay_dpi)
             res.outputs["overlay"] = str(path)
     except Exception as exc:
         LOGGER.info("%s", failure_message(res.path, exc), exc_info=True)

@@ -204,6 +204,10 @@ class OutputConfig:
     zarr_max_levels: int
     zarr_block_levels: int  # a write job makes 2**k x 2**k chunks and the k levels below them
     zarr_codec: str  # chunk compression: "lz4" (Blosc-LZ4) or "zstd"
+    zarr_codec_levels: dict[str, int]  # codec -> its compression level
+    overlay_thumbnail_px: int  # the overlay's thumbnail, long side in pixels
+    overlay_inches: float  # the overlay figure's side
+    overlay_dpi: int
     image_max_pixels: int
     jpeg_quality: int
     fill: str
@@ -224,7 +228,10 @@ class OutputConfig:
             raise ConfigError(f"output.ngff_version must be '0.4' or '0.5', got {self.ngff_version!r}")
         if self.fill not in ("white", "black", "transparent"):
             raise ConfigError(f"output.fill must be white, black or transparent, got {self.fill!r}")
-        _positive(self, "zarr_chunk_px", "image_max_pixels", "flush_images", "flush_seconds")
+        _positive(self, "zarr_chunk_px", "image_max_pixels", "flush_images", "flush_seconds",
+                  "overlay_thumbnail_px", "overlay_inches", "overlay_dpi")
+        if not isinstance(self.zarr_codec_levels.get(self.zarr_codec), int):
+            raise ConfigError(f"output.zarr_codec_levels has no level for {self.zarr_codec!r}")
         if not 0 <= self.zarr_block_levels <= 4:
             raise ConfigError(f"output.zarr_block_levels must be in [0, 4], "
                               f"got {self.zarr_block_levels}")

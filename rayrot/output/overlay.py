@@ -70,9 +70,11 @@ def plot_result(result: Any, source: Any, ax=None, thumbnail_px: int = 768):
     return ax
 
 
-def save_overlay(result: Any, source: Any, path: str | os.PathLike, *, thumbnail_px: int = 768,
-                 figure_in: float = 7.0, dpi: int = 110) -> None:
-    """Save :func:`plot_result`'s picture as a PNG (temporary name, then renamed).
+def save_overlay(result: Any, source: Any, path: str | os.PathLike, *, thumbnail_px: int,
+                 figure_in: float, dpi: int) -> None:
+    """Save :func:`plot_result`'s picture as a PNG (temporary name, then renamed), its
+    thumbnail ``thumbnail_px`` long, the figure ``figure_in`` inches square at ``dpi``
+    (``output.overlay_*`` in the config).
 
     Draws on a bare :class:`matplotlib.figure.Figure` (Agg canvas): pyplot's global state and
     backend are left as they are.

@@ -69,6 +69,7 @@ class ZarrPlan:
     ngff_version: str
     block_levels: int
     codec: str
+    codec_level: int = 5
     dtype: str = "uint8"
     mpp_x: float | None = None
     mpp_y: float | None = None
@@ -115,7 +116,8 @@ class ZarrPlan:
 
         >>> from types import SimpleNamespace as NS
         >>> cfg = NS(zarr_chunk_px=256, zarr_max_levels=8, ngff_version="0.4", fill="white",
-        ...          skew_crop=False, zarr_block_levels=2, zarr_codec="lz4")
+        ...          skew_crop=False, zarr_block_levels=2, zarr_codec="lz4",
+        ...          zarr_codec_levels={"lz4": 5})
         >>> plan_zarr(5000, 5000, 0, 0.0, cfg).tiers()
         [(0, 2), (3, 4), (5, 5)]
         """
@@ -175,7 +177,8 @@ def plan_zarr(slide_w: int, slide_h: int, angle_deg: int | None, skew_deg: float
     --------
     >>> from types import SimpleNamespace as NS
     >>> cfg = NS(zarr_chunk_px=256, zarr_max_levels=8, ngff_version="0.4", fill="white",
-    ...          skew_crop=False, zarr_block_levels=2, zarr_codec="lz4")
+    ...          skew_crop=False, zarr_block_levels=2, zarr_codec="lz4",
+    ...          zarr_codec_levels={"lz4": 5})
     >>> p = plan_zarr(1000, 600, 90, 0.0, cfg)
     >>> p.level_shapes
     ((1000, 600), (500, 300), (250, 150))
@@ -210,4 +213,4 @@ def plan_zarr(slide_w: int, slide_h: int, angle_deg: int | None, skew_deg: float
         mpp_x, mpp_y = mpp_y, mpp_x
     return ZarrPlan(slide_w, slide_h, angle, skew, width, height, channels, out_cfg.fill, chunk,
                     tuple(shapes), out_cfg.ngff_version, max(0, block_levels), out_cfg.zarr_codec,
-                    mpp_x=mpp_x, mpp_y=mpp_y)
+                    codec_level=out_cfg.zarr_codec_levels[out_cfg.zarr_codec], mpp_x=mpp_x, mpp_y=mpp_y)
