@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     start = time.perf_counter()
     asked = args.verbose or args.log_level
-    _log_to(args.output, _log_level(args) if asked else None)
+    # a dry run writes nothing, not even the log
+    _log_to(None if args.dry_run else args.output, _log_level(args) if asked else None)
     if not args.address and not os.environ.get("RAY_ADDRESS"):
         # The embedded Ray of this process listens on the loopback address only: Ray takes a
         # node's routable address unless told the node is a single machine (read when ray is
