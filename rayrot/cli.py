@@ -210,7 +210,5 @@ def main(argv: list[str] | None = None) -> int:
                 "resume" if isinstance(exc, BatchInterrupted) else "nothing written")
         print(f"rayrot: interrupted: {done}", file=sys.stderr)
         return 130
-    if failed:
-        print(f"rayrot: {failed} of {len(results)} input(s) failed", file=sys.stderr)
     print(run_summary(results, time.perf_counter() - start), file=sys.stderr)
     return 1 if failed else 0
