@@ -199,3 +199,31 @@ def test_cli_version_log_level_and_summary(tmp_path):
     summary = run.stderr.strip().splitlines()[-1]
     assert summary.startswith("rayrot: 3 images in ")
     assert summary.endswith("0: 1, 90: 0, 180: 0, 270: 0, undetermined: 1, failed: 1"), summary
+
+
+_LISTENING = """
+import os, sys, psutil, rayrot
+res = rayrot.detect(sys.argv[1])
+assert res.error is None, res.error
+assert "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER" not in os.environ  # restored after ray.init
+me = psutil.Process()
+found = set()
+for p in [me] + me.children(recursive=True):
+    try:
+        found |= {c.laddr.ip for c in p.net_connections(kind="inet")
+                  if c.status == psutil.CONN_LISTEN}
+    except psutil.Error:  # a worker that has just exited
+        pass
+print(sorted(found))
+"""
+
+
+def test_the_embedded_ray_of_the_python_api_listens_on_loopback_only():
+    """detect() from Python starts a local Ray whose every port is on 127.0.0.1, and leaves the
+    process's environment as it found it."""
+    page = str(shipped_images("documents")[0])
+    run = subprocess.run([sys.executable, "-c", _LISTENING, page], capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    listening = set(json.loads(run.stdout.strip().splitlines()[-1].replace("'", '"')))
+    assert listening and listening <= {"127.0.0.1", "::ffff:127.0.0.1", "::1"}, listening

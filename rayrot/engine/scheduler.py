@@ -17,6 +17,7 @@ import ctypes
 import logging
 import os
 from collections import deque
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -50,9 +51,33 @@ def init_ray(cfg: RunConfig) -> None:
         ray.init(**quiet)
     else:
         # address="local": always a new, embedded Ray, never a cluster left running on this
-        # machine. The command line keeps it on the loopback address (rayrot.cli).
-        ray.init(address="local", num_cpus=cfg.ray.num_cpus, include_dashboard=False, **quiet)
+        # machine, listening on the loopback address only.
+        with _single_machine():
+            ray.init(address="local", num_cpus=cfg.ray.num_cpus, include_dashboard=False,
+                     **quiet)
         _STARTED_RAY["local"] = True
+
+
+@contextmanager
+def _single_machine():
+    """Tell Ray, for the length of one ``ray.init``, that this node is a single machine, so
+    that it takes the loopback address instead of the node's routable one. Ray reads the
+    setting in two places: a constant of this process's ``ray`` (read when choosing the node's
+    address) and the environment of the processes ``ray.init`` starts (which keep it); both
+    are restored afterwards."""
+    from ray._private import ray_constants
+
+    name = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
+    old_env, old_flag = os.environ.get(name), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[name], ray_constants.ENABLE_RAY_CLUSTER = "0", False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = old_flag
+        if old_env is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old_env
 
 
 def shutdown_ray() -> None:
