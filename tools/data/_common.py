@@ -219,6 +219,24 @@ def dev_index(dev: Path) -> HashIndex:
     return index
 
 
+def near_copy(im: Image.Image, dev: "HashIndex", train: "HashIndex"
+              ) -> tuple[np.ndarray, str | None, str, int]:
+    """Screen ``im`` against the dev set (whole image and centre crop) and the training set
+    kept so far (under all four turns).
+
+    Returns ``(hash, kind, label, bits)``: the image's hash to add to ``train`` when kept;
+    ``kind`` None (keep it), "dev" or "dup", with the nearest image's label and distance."""
+    h_full, h_crop = phash(im), phash(center_crop(im))
+    d_dev, dev_label = min(dev.nearest(h_full), dev.nearest(h_crop))
+    if d_dev <= NEAR_DUP_BITS:
+        return h_full, "dev", dev_label, d_dev
+    rot = [phash(im.rotate(90 * k, expand=True)) for k in (1, 2, 3)]
+    d_set, set_label = min(train.nearest(h) for h in [h_full, *rot])
+    if d_set <= NEAR_DUP_BITS:
+        return h_full, "dup", set_label, d_set
+    return h_full, None, "", 0
+
+
 def is_blank(im: Image.Image) -> bool:
     """Almost one flat grey: nothing to learn an up from."""
     g = np.asarray(im.convert("L").resize((128, 128)), np.float32)

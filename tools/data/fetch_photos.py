@@ -498,15 +498,10 @@ def process(cands: Iterator[Candidate], out: Path, dev: C.HashIndex, train: C.Ha
             stats.dropped_blank.append(label)
             continue
         im = C.shrink(im, _LONG_EDGE_PX)
-        h_full, h_crop = C.phash(im), C.phash(C.center_crop(im))
-        d_dev, dev_label = min(dev.nearest(h_full), dev.nearest(h_crop))
-        if d_dev <= C.NEAR_DUP_BITS:
-            stats.dropped_dev.append(f"{label} ~ {dev_label} ({d_dev} bits)")
-            continue
-        rot = [C.phash(im.rotate(90 * k, expand=True)) for k in (1, 2, 3)]
-        d_set, set_label = min(train.nearest(h) for h in [h_full, *rot])
-        if d_set <= C.NEAR_DUP_BITS:
-            stats.dropped_dup.append(f"{label} ~ {set_label} ({d_set} bits)")
+        h_full, kind, near, bits = C.near_copy(im, dev, train)
+        if kind is not None:
+            dropped = stats.dropped_dev if kind == "dev" else stats.dropped_dup
+            dropped.append(f"{label} ~ {near} ({bits} bits)")
             continue
         train.add(h_full, target.name)
         target.parent.mkdir(parents=True, exist_ok=True)

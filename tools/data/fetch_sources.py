@@ -191,13 +191,11 @@ def process(cands: Iterator[Candidate], out: Path, dev: C.HashIndex, train: C.Ha
             stats.dropped_blank += 1
             continue
         im = C.shrink(im, _LONG_EDGE_PX[cand.category])
-        h_full, h_crop = C.phash(im), C.phash(C.center_crop(im))
-        d_dev, dev_label = min(dev.nearest(h_full), dev.nearest(h_crop))
-        if d_dev <= C.NEAR_DUP_BITS:
-            stats.dropped_dev.append(f"{cand.package}:{cand.name} ~ {dev_label} ({d_dev} bits)")
+        h_full, kind, near, bits = C.near_copy(im, dev, train)
+        if kind == "dev":
+            stats.dropped_dev.append(f"{cand.package}:{cand.name} ~ {near} ({bits} bits)")
             continue
-        rot = [C.phash(im.rotate(90 * k, expand=True)) for k in (1, 2, 3)]
-        if min(train.nearest(h)[0] for h in [h_full, *rot]) <= C.NEAR_DUP_BITS:
+        if kind == "dup":
             stats.dropped_dup += 1
             continue
         train.add(h_full, target.name)
