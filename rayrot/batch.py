@@ -233,16 +233,11 @@ def _correcting(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
-class _CollectedRows:
-    """Rows kept in memory until the end of a run (an object-store output)."""
-
-    def __init__(self):
-        self.results: list[DetectionResult] = []
-        self.stamps: list[dict] = []
+class _NoParts:
+    """An object-store output keeps no part files: its tables are written whole at the end."""
 
     def add(self, res: DetectionResult, stamp: dict) -> None:
-        self.results.append(res)
-        self.stamps.append(stamp)
+        pass
 
     def flush(self) -> None:
         pass
@@ -265,7 +260,7 @@ def _run_to_url(files: list[str], out: str, cfg: RunConfig, progress, on_result
     digest = config_digest(cfg)
     stamps = [_stamp(f, digest) for f in files]
     results: list[DetectionResult | None] = [None] * len(files)
-    rows = _CollectedRows()
+    rows = _NoParts()
     todo = list(range(len(files)))
     bar = progress(len(todo)) if progress is not None and todo else None
     try:
@@ -274,8 +269,7 @@ def _run_to_url(files: list[str], out: str, cfg: RunConfig, progress, on_result
         if bar is not None:
             bar.close()
     if "parquet" in cfg.output.formats:
-        order = {id(r): i for i, r in enumerate(results)}
-        done = sorted(zip(rows.results, rows.stamps), key=lambda rs: order[id(rs[0])])
+        done = [(r, st) for r, st in zip(results, stamps) if r is not None]
         tables = {"images.parquet": writers.images_table([r for r, _ in done],
                                                          [st for _, st in done], root=out),
                   "tiles.parquet": _tiles([r for r, _ in done])}
