@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -165,6 +166,15 @@ def test_detect_gives_its_cpus_back_to_ray(ray_session):
     while ray.available_resources().get("CPU", 0) < total and time.monotonic() < deadline:
         time.sleep(0.2)
     assert ray.available_resources().get("CPU", 0) == total
+    # and a Ray Data job of the user's own runs to its end (it would wait for the CPUs forever
+    # if the actors still held them: the bound only keeps a broken build from hanging the suite)
+    done: list = []
+    job = threading.Thread(target=lambda: done.extend(
+        ray.data.range(16, override_num_blocks=4)
+        .map_batches(lambda batch: {"id": batch["id"] * 2}).take_all()), daemon=True)
+    job.start()
+    job.join(timeout=300)
+    assert sorted(r["id"] for r in done) == list(range(0, 32, 2))
 
 
 # ------------------------------------------------------------------ command line
