@@ -63,6 +63,7 @@ def score_cases(sources: Path, limit: int, cfg) -> list[dict]:
                     cases.append({"category": cat, "k": k, "probs": out["probs"],
                                   "first_look": scorer(first)["probs"][0],
                                   "boxes": boxes, "is_global": batch["is_global"],
+                                  "is_context": batch["is_context"],
                                   "plan": (prep.plan.plan_width, prep.plan.plan_height)})
                 from rayrot.io.slide import _cached
 
@@ -75,7 +76,8 @@ def save_cases(cases: list[dict], path: Path) -> None:
     arrays = {}
     for i, c in enumerate(cases):
         arrays.update({f"{i}/probs": c["probs"], f"{i}/boxes": c["boxes"],
-                       f"{i}/is_global": c["is_global"], f"{i}/first_look": c["first_look"],
+                       f"{i}/is_global": c["is_global"], f"{i}/is_context": c["is_context"],
+                       f"{i}/first_look": c["first_look"],
                        f"{i}/plan": np.asarray(c["plan"]),
                        f"{i}/k": np.asarray(c["k"]), f"{i}/category": np.asarray(c["category"])})
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,21 +88,56 @@ def load_cases(path: Path) -> list[dict]:
     data = np.load(path)
     n = len({key.split("/")[0] for key in data.files})
     return [{"probs": data[f"{i}/probs"], "boxes": data[f"{i}/boxes"],
-             "is_global": data[f"{i}/is_global"], "first_look": data[f"{i}/first_look"],
+             "is_global": data[f"{i}/is_global"], "is_context": data[f"{i}/is_context"],
+             "first_look": data[f"{i}/first_look"],
              "plan": tuple(data[f"{i}/plan"]),
              "k": int(data[f"{i}/k"]), "category": str(data[f"{i}/category"])} for i in range(n)]
 
 
-def vote_answers(cases: list[dict], cfg) -> tuple[np.ndarray, np.ndarray]:
-    """Each case's tile vote under ``cfg.vote``: angle (-1 = undetermined) and confidence."""
+# Which views vote: "grid" the whole-image view and the grid tiles (no context crops);
+# "coarse" the whole-image view and the context crops; "all" every one; "staged" the coarse
+# vote, and every view when that vote is undetermined or below a confidence line.
+VIEWS = (("grid", None), ("coarse", None), ("all", None), ("staged", 0.5), ("staged", 0.6),
+         ("staged", 0.7), ("staged", 0.9))
+
+
+def vote_answers(cases: list[dict], cfg, views: str = "all",
+                 grid_below: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each case's vote under ``cfg.vote`` over ``views`` (see VIEWS): angle (-1 =
+    undetermined) and confidence."""
     angles, confidences = np.full(len(cases), -1), np.zeros(len(cases))
     for i, c in enumerate(cases):
         cw = center_weights(c["boxes"], *c["plan"], cfg.vote.center_sigma)
-        keep = c["is_global"] | (np.cumsum(~c["is_global"]) <= cfg.tiling.max_tiles)
-        v = vote(c["probs"][keep], cw[keep], c["is_global"][keep], cfg.vote)
+        glob, ctx = c["is_global"], c["is_context"]
+        grid = ~glob & ~ctx
+        every = ~grid | (np.cumsum(grid) <= cfg.tiling.max_tiles)
+
+        def run(mask):
+            return vote(c["probs"][mask], cw[mask], glob[mask], cfg.vote, ctx[mask])
+
+        if views == "grid":
+            v = run(every & ~ctx)
+        elif views == "coarse":
+            v = run(~grid)
+        else:
+            v = run(~grid) if views == "staged" else None
+            if v is None or v.angle is None or v.confidence < grid_below:
+                v = run(every)
         angles[i] = -1 if v.angle is None else v.angle
         confidences[i] = v.confidence
     return angles, confidences
+
+
+def current_views(cfg) -> tuple[str, float | None]:
+    """The VIEWS entry a config runs (ordinary images)."""
+    t = cfg.tiling
+    if not t.context_crops:
+        return "grid", None
+    if not t.ordinary_grid:
+        return "coarse", None
+    if t.ordinary_grid_below_confidence is not None:
+        return "staged", t.ordinary_grid_below_confidence
+    return "all", None
 
 
 def replay(cases: list[dict], answers: tuple[np.ndarray, np.ndarray], stop: float | None) -> dict:
@@ -140,19 +177,22 @@ def main(argv=None) -> int:
     else:
         cases = score_cases(Path(args.sources), args.limit, base)
         save_cases(cases, scores)
-    grid = {"global_weight": [1.0, 2.0, 4.0, 8.0], "confidence_floor": [0.3, 0.4, 0.5],
-            "undetermined_threshold": [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7],
-            "min_margin": [0.0, 0.05, 0.1], "center_sigma": [0.4, 0.6, 1.0]}
-    stops = [None, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95]
+    grid = {"global_weight": [1.0, 2.0, 4.0], "context_weight": [0.5, 1.0, 2.0],
+            "confidence_floor": [0.3, 0.4],
+            "undetermined_threshold": [0.3, 0.35, 0.4, 0.5, 0.6],
+            "min_margin": [0.0, 0.05], "center_sigma": [0.6, 1.0]}
+    stops = [None, 0.8, 0.9, 0.95]
     results = []
     for values in itertools.product(*grid.values()):
         setting = dict(zip(grid, values))
-        answers = vote_answers(cases, base.replace(vote=setting))
-        for stop in stops:
-            results.append({**setting, "cascade_stop_confidence": stop,
-                            **replay(cases, answers, stop)})
+        for views, grid_below in VIEWS:
+            answers = vote_answers(cases, base.replace(vote=setting), views, grid_below)
+            for stop in stops:
+                results.append({**setting, "views": views, "grid_below": grid_below,
+                                "cascade_stop_confidence": stop, **replay(cases, answers, stop)})
     current_cfg = load_config()
-    current = replay(cases, vote_answers(cases, current_cfg.replace(vote={"early_stop": False})),
+    current = replay(cases, vote_answers(cases, current_cfg.replace(vote={"early_stop": False}),
+                                         *current_views(current_cfg)),
                      current_cfg.scorer.cascade_stop_confidence)
     print(f"{len(cases)} cases (held-out training sources x 4 turns)")
     print("current default:", json.dumps(current))

@@ -88,6 +88,12 @@ class TilingConfig:
     min_content_share: float  # 0..1
     max_tiles: int
     global_view: bool
+    context_crops: bool  # also score five square crops of context_share of the short side
+    context_share: float  # 0..1
+    ordinary_grid: bool  # ordinary images also score grid tiles
+    # ... only when the whole view and context crops leave the vote undetermined or below
+    # this confidence (None: always)
+    ordinary_grid_below_confidence: float | None
     refine_steps: int  # finer looks at a gigapixel image whose vote is undetermined or weak
     refine_factor: float  # each finer look is this many times finer (> 1)
     refine_below_confidence: float  # a determined vote below this confidence also looks closer
@@ -104,6 +110,10 @@ class TilingConfig:
             raise ConfigError(f"tiling.overlap_px must be in [0, tile_px={self.tile_px}), "
                               f"got {self.overlap_px}")
         _unit(self, "min_edge_share", "min_content_share", "refine_below_confidence")
+        if self.ordinary_grid_below_confidence is not None:
+            _unit(self, "ordinary_grid_below_confidence")
+        if not 0 < self.context_share <= 1:
+            raise ConfigError(f"tiling.context_share must be in (0, 1], got {self.context_share}")
         for key in ("background_white_level", "background_black_level", "background_max_saturation"):
             if not 0 <= getattr(self, key) <= 255:
                 raise ConfigError(f"tiling.{key} must be in [0, 255], got {getattr(self, key)}")
@@ -155,13 +165,15 @@ class VoteConfig:
     min_margin: float  # 0..1, the winner's share minus the runner-up's
     min_tiles: int
     global_weight: float
+    context_weight: float  # each context crop's weight
     early_stop: bool
 
     def __post_init__(self):
         _positive(self, "center_sigma")
         _unit(self, "confidence_floor", "undetermined_threshold", "min_margin")
-        if self.global_weight < 0:
-            raise ConfigError(f"vote.global_weight must be >= 0, got {self.global_weight}")
+        for key in ("global_weight", "context_weight"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"vote.{key} must be >= 0, got {getattr(self, key)}")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ class TileRecord:
     w0: int  # width, level-0 pixels
     h0: int  # height, level-0 pixels
     is_global: bool  # the whole-image view (the image shrunk into one tile)
+    is_context: bool | None = None  # a context crop (a square larger than a tile, shrunk into one)
     center_weight: float | None = None  # vote weight from the distance to the centre, 0..1
     p_0: float | None = None  # model probability of class 0 deg
     p_90: float | None = None

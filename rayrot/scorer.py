@@ -31,7 +31,8 @@ LOGGER = logging.getLogger(__name__)
 
 
 def read_tile(slide: Slide, level: int, scale: float, x: int, y: int, w: int, h: int,
-              is_global: bool, tile_px: int, pad_value: int, rotate_deg: float = 0.0) -> np.ndarray:
+              is_global: bool, tile_px: int, pad_value: int, rotate_deg: float = 0.0,
+              is_context: bool = False) -> np.ndarray:
     """Pixels of one planned tile as the model sees them.
 
     Parameters
@@ -41,12 +42,14 @@ def read_tile(slide: Slide, level: int, scale: float, x: int, y: int, w: int, h:
     rotate_deg : float
         Clockwise turn (the image's skew) applied before scoring; the tile is then cut from a
         larger region around the same center, so no corner is left empty.
+    is_context : bool
+        A context crop: its square, of any size, is resized to the tile.
 
     Returns
     -------
     tile : (tile_px, tile_px, 3) uint8 ndarray
-        A grid tile at plan scale (edge tiles padded, not stretched), or for the whole-image
-        view the thumbnail letterboxed into the square.
+        A grid tile at plan scale (edge tiles padded, not stretched), a context crop resized,
+        or for the whole-image view the thumbnail letterboxed into the square.
     """
     if is_global:
         thumb = slide.thumbnail(2 * tile_px)
@@ -55,10 +58,12 @@ def read_tile(slide: Slide, level: int, scale: float, x: int, y: int, w: int, h:
                 -rotate_deg, Image.BILINEAR, expand=True, fillcolor=(pad_value,) * 3))
         return letterbox(thumb, tile_px, pad_value)
     if rotate_deg:
-        return _read_rotated(slide, level, scale, x + w / 2, y + h / 2, tile_px, rotate_deg,
-                             pad_value)
+        side = max(w, h) if is_context else tile_px
+        turned = _read_rotated(slide, level, scale, x + w / 2, y + h / 2, side, rotate_deg,
+                               pad_value)
+        return turned if side == tile_px else resize_square(turned, tile_px)
     rgb = slide.read_scaled(level, scale, x, y, w, h)
-    if w > tile_px or h > tile_px:  # a plan made for another tile size
+    if is_context or w > tile_px or h > tile_px:  # (or a plan made for another tile size)
         return resize_square(rgb, tile_px)
     return pad_to_square(rgb, tile_px, pad_value)
 
@@ -140,7 +145,8 @@ class TileScorer:
                                int(batch["x"][i]), int(batch["y"][i]), int(batch["w"][i]),
                                int(batch["h"][i]), bool(batch["is_global"][i]), self.tile_px,
                                self.card.pad_value,
-                               float(batch["rotate_deg"][i]) if "rotate_deg" in batch else 0.0)
+                               float(batch["rotate_deg"][i]) if "rotate_deg" in batch else 0.0,
+                               bool(batch["is_context"][i]) if "is_context" in batch else False)
         return out
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

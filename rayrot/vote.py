@@ -1,6 +1,7 @@
 """The orientation vote: a pure function from per-tile probabilities to one answer.
 
-Each tile's weight is its center weight times its confidence, where confidence is how
+Each tile's weight is its base weight (its center weight; ``vote.global_weight`` for the
+whole-image view, ``vote.context_weight`` for a context crop) times its confidence, where confidence is how
 far its top probability stands above chance (``(p_max - 1/4) / (3/4)``); tiles whose top
 probability is below ``vote.confidence_floor`` abstain. Class mass is the weighted sum of
 the tiles' probability vectors; the answer is the class of largest mass, and its
@@ -19,7 +20,7 @@ import numpy as np
 from .config import VoteConfig
 from .model.preprocess import ANGLES
 
-__all__ = ["OrientationVote", "tile_vote_weights", "vote", "is_decided"]
+__all__ = ["OrientationVote", "base_weights", "tile_vote_weights", "vote", "is_decided"]
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,20 @@ class OrientationVote:
         return tuple(float(m / total) for m in self.mass)
 
 
+def base_weights(center_weight: np.ndarray, is_global: np.ndarray, cfg: VoteConfig,
+                 is_context: np.ndarray | None = None) -> np.ndarray:
+    """Each tile's weight before its confidence: its center weight, ``cfg.global_weight`` for
+    the whole-image view, ``cfg.context_weight`` for a context crop (None: no context crops)."""
+    base = np.where(np.asarray(is_global, bool), cfg.global_weight,
+                    np.asarray(center_weight, np.float64))
+    if is_context is not None:
+        base = np.where(np.asarray(is_context, bool), cfg.context_weight, base)
+    return base
+
+
 def tile_vote_weights(probs: np.ndarray, center_weight: np.ndarray, is_global: np.ndarray,
-                      cfg: VoteConfig) -> tuple[np.ndarray, np.ndarray]:
+                      cfg: VoteConfig, is_context: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """Each tile's vote weight, and which tiles abstain.
 
     Parameters
@@ -56,6 +69,8 @@ def tile_vote_weights(probs: np.ndarray, center_weight: np.ndarray, is_global: n
         0..1.
     is_global : (N,) bool ndarray
         The whole-image view, weighted ``cfg.global_weight`` instead of its center weight.
+    is_context : (N,) bool ndarray, optional
+        Context crops, weighted ``cfg.context_weight`` instead of their center weight.
 
     Returns
     -------
@@ -66,14 +81,13 @@ def tile_vote_weights(probs: np.ndarray, center_weight: np.ndarray, is_global: n
     probs = np.asarray(probs, np.float64).reshape(-1, 4)
     top = probs.max(axis=1) if len(probs) else np.zeros(0)
     confidence = np.clip((top - 0.25) / 0.75, 0.0, 1.0)
-    base = np.where(np.asarray(is_global, bool), cfg.global_weight,
-                    np.asarray(center_weight, np.float64))
+    base = base_weights(center_weight, is_global, cfg, is_context)
     abstained = top < cfg.confidence_floor
     return np.where(abstained, 0.0, base * confidence), abstained
 
 
 def vote(probs: np.ndarray, center_weight: np.ndarray, is_global: np.ndarray,
-         cfg: VoteConfig) -> OrientationVote:
+         cfg: VoteConfig, is_context: np.ndarray | None = None) -> OrientationVote:
     """Combine per-tile probabilities into one orientation.
 
     >>> from rayrot.config import load_config
@@ -86,7 +100,7 @@ def vote(probs: np.ndarray, center_weight: np.ndarray, is_global: np.ndarray,
     True
     """
     probs = np.asarray(probs, np.float64).reshape(-1, 4)
-    weight, abstained = tile_vote_weights(probs, center_weight, is_global, cfg)
+    weight, abstained = tile_vote_weights(probs, center_weight, is_global, cfg, is_context)
     mass = (weight[:, None] * probs).sum(axis=0) if len(probs) else np.zeros(4)
     n_used = int((~abstained).sum())
     total = float(mass.sum())

@@ -56,10 +56,18 @@ def test_tile_pixels_match_the_image(dev, scorer):
     prep = prepare_image(str(path), scorer.cfg)
     [batch] = tile_batches(str(path), prep.plan, 64, 64)
     tiles = scorer.read_batch(batch)
-    for i in np.flatnonzero(~batch["is_global"])[:5]:
+    assert prep.plan.scale == 1.0
+    grid = ~batch["is_global"] & ~batch["is_context"]
+    for i in np.flatnonzero(grid)[:5]:
         x, y, w, h = (int(batch[c][i]) for c in "xywh")
-        assert prep.plan.scale == 1.0
         np.testing.assert_array_equal(tiles[i][:h, :w], rgb[y:y + h, x:x + w])
+    # a context crop is its square of the image, resized to the tile
+    [i] = np.flatnonzero(batch["is_context"])[:1]
+    x, y, w, h = (int(batch[c][i]) for c in "xywh")
+    assert w == h > tiles.shape[1]
+    want = np.asarray(Image.fromarray(np.ascontiguousarray(rgb[y:y + h, x:x + w])).resize(
+        tiles.shape[1:3], Image.BILINEAR, reducing_gap=2.0))
+    assert np.abs(tiles[i].astype(int) - want).mean() < 1.0
 
 
 def test_blank_page_is_undetermined(scorer, tmp_path):
@@ -224,7 +232,8 @@ def test_cascade_stops_on_a_sure_whole_image_view(page_png):
 
 
 def test_cascade_goes_on_to_the_tiles_and_keeps_the_view_in_the_vote(page_png):
-    cfg = load_config(overrides=["scorer.cascade_stop_confidence=0.9", "vote.early_stop=false"])
+    cfg = load_config(overrides=["scorer.cascade_stop_confidence=0.9", "vote.early_stop=false",
+                                 "tiling.ordinary_grid_below_confidence=null"])
     unsure_view = [0.5, 0.3, 0.1, 0.1]
     scorer = _ScriptedScorer(unsure_view, [0.01, 0.01, 0.97, 0.01])
     res = analyze_image(page_png, cfg, scorer)
@@ -292,3 +301,45 @@ def test_scores_count_in_request_order_whatever_order_they_arrive(page_png):
     shuffled = job.result(scorer.model_name, scorer.model_version)
     assert (shuffled.angle, shuffled.tiles_scored) == (ordered.angle, ordered.tiles_scored)
     assert shuffled.confidence == ordered.confidence
+
+
+class _ViewScorer(_FixedScorer):
+    """The whole-image view and the context crops say ``coarse``, the grid tiles ``grid``."""
+
+    def __init__(self, coarse, grid):
+        super().__init__(grid)
+        self.coarse = np.asarray(coarse, np.float32)
+        self.grid_tiles = 0
+
+    def __call__(self, batch):
+        out = super().__call__(batch)
+        coarse = batch["is_global"] | batch["is_context"]
+        self.grid_tiles += int((~coarse).sum())
+        out["probs"] = np.where(coarse[:, None], self.coarse, out["probs"]).astype(np.float32)
+        return out
+
+
+@pytest.mark.parametrize("line", [0.6, "null"])
+def test_an_ordinary_images_grid_waits_for_its_view_and_context_crops(page_png, line):
+    cfg = load_config(overrides=["scorer.cascade_stop_confidence=null", "skew.enabled=false",
+                                 "vote.early_stop=false",
+                                 f"tiling.ordinary_grid_below_confidence={line}"])
+    tiles = prepare_image(page_png, cfg).plan.tiles
+    n_coarse = sum(t.is_global or t.is_context for t in tiles)
+    assert 2 < n_coarse <= 6 and len(tiles) > n_coarse  # (a blank quadrant has no crop)
+    # the view and crops agree: the grid is scored only when the setting says always
+    sure = _ViewScorer([0.01, 0.97, 0.01, 0.01], [0.01, 0.01, 0.97, 0.01])
+    res = analyze_image(page_png, cfg, sure)
+    if line == "null":
+        assert res.tiles_scored == len(tiles) and sure.grid_tiles == len(tiles) - n_coarse
+    else:
+        assert res.angle == 90 and res.tiles_scored == n_coarse and sure.grid_tiles == 0
+        assert res.confidence >= line
+        assert not [t for t in res.tiles if not (t.is_global or t.is_context)]
+    # they are unsure: the grid is scored, and its tiles and the coarse views vote together
+    unsure = _ViewScorer([0.35, 0.25, 0.2, 0.2], [0.01, 0.01, 0.97, 0.01])
+    res = analyze_image(page_png, cfg, unsure)
+    assert res.angle == 180 and res.tiles_scored == len(tiles)
+    assert unsure.grid_tiles == len(tiles) - n_coarse
+    kinds = [(t.is_global, bool(t.is_context)) for t in res.tiles]
+    assert kinds[:n_coarse] == [(True, False)] + [(False, True)] * (n_coarse - 1)

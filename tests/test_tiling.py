@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from rayrot.plan import (background_mask, choose_scale, content_share, grid_boxes, plan_tiles,
-                           spread_sample)
+from rayrot.plan import (background_mask, choose_scale, content_share, context_boxes, grid_boxes,
+                         plan_tiles, refine_plan, spread_sample)
 
 
 @pytest.mark.parametrize("w, h, tile, overlap", [(1000, 700, 224, 0), (1000, 700, 224, 32),
@@ -54,8 +54,8 @@ def test_plan_skips_background_caps_and_orders_center_first(cfg):
     level_sizes = [(40000, 40000), (10000, 10000), (2500, 2500)]
     plan = plan_tiles(level_sizes, False, thumb, cfg.tiling.__class__(
         **{**cfg.tiling.__dict__, "max_tiles": 12}), cfg.vote.center_sigma)
-    grid = [t for t in plan.tiles if not t.is_global]
-    assert plan.tiles[0].is_global
+    grid = [t for t in plan.tiles if not t.is_global and not t.is_context]
+    assert plan.tiles[0].is_global and all(t.is_context for t in plan.tiles[1:6])
     assert len(grid) == 12 and plan.n_over_cap > 0 and plan.n_background > 0
     weights = [t.center_weight for t in grid]
     assert weights == sorted(weights, reverse=True)
@@ -82,3 +82,32 @@ def test_spread_sample_spreads():
     # Four farthest points of a square grid reach into every quadrant.
     quadrants = {(int(x >= 50), int(y >= 50)) for x, y in chosen}
     assert len(quadrants) == 4
+
+
+def test_context_crops_follow_the_whole_view_and_a_turn_turns_them_onto_themselves(cfg):
+    boxes = context_boxes(1200, 900, 0.5)
+    assert (boxes[:, 2] == 450).all() and (boxes[:, 3] == 450).all()
+    assert boxes[0].tolist() == [375, 225, 450, 450]  # centred
+    assert (boxes[:, :2] >= 0).all() and (boxes[:, 0] + 450 <= 1200).all()
+    turned = context_boxes(900, 1200, 0.5)  # the image turned 90 degrees clockwise
+    # (x, y) of a box in the turned image: (H - y - h, x)
+    mapped = {(900 - y - h, x) for x, y, w, h in boxes.tolist()}
+    assert mapped == {(x, y) for x, y, _, _ in turned.tolist()}
+
+    thumb = np.full((300, 400, 3), 250, np.uint8)
+    thumb[:150, :200] = (90, 120, 60)  # content in the top-left quadrant only
+    plan = plan_tiles([(4000, 3000)], True, thumb, cfg.tiling, cfg.vote.center_sigma)
+    context = [t for t in plan.tiles if t.is_context]
+    # the crops with content: the centre one and the top-left one
+    assert [(t.x, t.y) for t in context] == [(640, 384), (128, 0)]  # plan 2048 x 1536
+    no_grid = plan_tiles([(4000, 3000)], True, thumb,
+                         cfg.tiling.__class__(**{**cfg.tiling.__dict__, "ordinary_grid": False}),
+                         cfg.vote.center_sigma)
+    assert [t.is_global or t.is_context for t in no_grid.tiles] == [True] * 3
+    # a gigapixel image's finer look has neither the whole view nor the context crops
+    thumb = np.full((512, 512, 3), 120, np.uint8)
+    sizes = [(40000, 40000), (10000, 10000), (2500, 2500)]
+    first = plan_tiles(sizes, False, thumb, cfg.tiling, cfg.vote.center_sigma)
+    finer = refine_plan(sizes, thumb, cfg.tiling, cfg.vote.center_sigma, first)
+    assert sum(t.is_context for t in first.tiles) == 5
+    assert not any(t.is_global or t.is_context for t in finer.tiles)

@@ -26,7 +26,7 @@ from ..io import Slide, decode_deadline, open_slide
 from ..plan import TilePlan, plan_tiles, refine_plan
 from ..skew import SkewEstimate
 from ..skew import measure_skew as measure_image_skew
-from ..vote import OrientationVote, is_decided, tile_vote_weights, vote
+from ..vote import OrientationVote, base_weights, is_decided, tile_vote_weights, vote
 
 __all__ = ["ImageJob", "ScoreRequest", "PreparedImage", "prepare_image", "measure_skew",
            "tile_batches", "ScoreAccumulator", "finish_image", "error_result"]
@@ -127,6 +127,7 @@ def tile_batches(path: str, plan: TilePlan, batch_size: int, first_batch_size: i
             "w": np.array([t.w for t in chunk], np.int64),
             "h": np.array([t.h for t in chunk], np.int64),
             "is_global": np.array([t.is_global for t in chunk], bool),
+            "is_context": np.array([t.is_context for t in chunk], bool),
             "center_weight": np.array([t.center_weight for t in chunk], np.float64),
             "rotate_deg": np.full(n, rotate_deg, np.float64),
             "rotation_tta": np.full(n, rotation_tta, bool),
@@ -150,37 +151,41 @@ class ScoreAccumulator:
         self.mass = np.zeros(4)
         self.remaining = self._weight(plan)
 
-    def needs_finer_look(self) -> bool:
-        """Undetermined, or a winner below ``tiling.refine_below_confidence``."""
+    def below(self, line: float) -> bool:
+        """Whether the vote so far is undetermined or its winner's share is below ``line``."""
         v = self.vote()
-        return v is not None and (v.undetermined or v.confidence < self.cfg.tiling.refine_below_confidence)
+        return v is not None and (v.undetermined or v.confidence < line)
 
     def _weight(self, plan: TilePlan) -> float:
-        return sum(self.cfg.vote.global_weight if t.is_global else t.center_weight
-                   for t in plan.tiles)
+        tiles = plan.tiles
+        return float(base_weights(np.array([t.center_weight for t in tiles]),
+                                  np.array([t.is_global for t in tiles], bool), self.cfg.vote,
+                                  np.array([t.is_context for t in tiles], bool)).sum())
 
     def add(self, scored: dict[str, np.ndarray]) -> None:
         self.batches.append(scored)
+        base = base_weights(scored["center_weight"], scored["is_global"], self.cfg.vote,
+                            scored.get("is_context"))
         weight, _ = tile_vote_weights(scored["probs"], scored["center_weight"], scored["is_global"],
-                                      self.cfg.vote)
+                                      self.cfg.vote, scored.get("is_context"))
         self.mass += (weight[:, None] * scored["probs"]).sum(axis=0)
-        self.remaining -= float(np.where(scored["is_global"], self.cfg.vote.global_weight,
-                                         scored["center_weight"]).sum())
+        self.remaining -= float(base.sum())
 
-    def decided(self, finer_possible: bool = False) -> bool:
-        """Whether the tiles left cannot change the answer; with ``finer_possible``, nor
-        whether a finer look follows (:meth:`needs_finer_look`), so that the choice does not
-        hang on the order in which batches come back."""
-        line = self.cfg.tiling.refine_below_confidence if finer_possible else None
+    def decided(self, share_line: float | None = None) -> bool:
+        """Whether the tiles left cannot change the answer; with ``share_line``, nor whether
+        the winner's share ends at or above it (a finer look, or an ordinary image's grid,
+        follows below it), so that the choice does not hang on the order in which batches
+        come back."""
         return self.cfg.vote.early_stop and is_decided(self.mass, max(self.remaining, 0.0),
-                                                       self.cfg.vote, line)
+                                                       self.cfg.vote, share_line)
 
     def vote(self) -> OrientationVote | None:
         """The vote over every tile scored so far (None before any)."""
         cols = self.columns()
         if not cols:
             return None
-        return vote(cols["probs"], cols["center_weight"], cols["is_global"], self.cfg.vote)
+        return vote(cols["probs"], cols["center_weight"], cols["is_global"], self.cfg.vote,
+                    cols.get("is_context"))
 
     def columns(self) -> dict[str, np.ndarray]:
         if not self.batches:
@@ -226,7 +231,9 @@ def _scored_records(prep: PreparedImage, cols: dict[str, np.ndarray],
                     cfg: RunConfig) -> tuple[TileRecord, ...]:
     """The scored tiles as records (level-0 boxes, prediction, abstention)."""
     probs = cols["probs"].astype(np.float64)
-    _, abstained = tile_vote_weights(probs, cols["center_weight"], cols["is_global"], cfg.vote)
+    context = cols.get("is_context", np.zeros(len(probs), bool))
+    _, abstained = tile_vote_weights(probs, cols["center_weight"], cols["is_global"], cfg.vote,
+                                     context)
     # level-0 pixels per plan pixel, row by row (a finer look reads another level)
     downsample = np.array([lv.downsample for lv in prep.slide.levels])
     f = cols["scale"] * downsample[cols["level"]]
@@ -240,7 +247,7 @@ def _scored_records(prep: PreparedImage, cols: dict[str, np.ndarray],
         TileRecord(str(cols["path"][i]), "orientation", int(cols["level"][i]), int(cols["x"][i]),
                    int(cols["y"][i]), int(cols["w"][i]), int(cols["h"][i]), int(x0[i]),
                    int(y0[i]), int(w0[i]), int(h0[i]), bool(glob[i]),
-                   center_weight=float(cols["center_weight"][i]), p_0=float(probs[i, 0]),
+                   is_context=bool(context[i]), center_weight=float(cols["center_weight"][i]), p_0=float(probs[i, 0]),
                    p_90=float(probs[i, 1]), p_180=float(probs[i, 2]), p_270=float(probs[i, 3]),
                    predicted=int(predicted[i]), confidence=float(probs[i].max()),
                    abstained=bool(abstained[i]))
@@ -327,6 +334,7 @@ class ImageJob:
         self._arrived: dict[int, dict[str, np.ndarray]] = {}
         self._n_requests = 0
         self._n_added = 0  # requests of this generation counted in the vote, in order
+        self._grid_left: tuple = ()  # an ordinary image's grid tiles, queued only if needed
         self._awaiting_skew = False  # a first look fell short; the tiles wait for the skew
         self._skew_wanted = True  # False: a first look decided, skew.after_first_look is off
         self._t0: float | None = None
@@ -379,7 +387,7 @@ class ImageJob:
                 self._after_first_look(batch)
                 return
             self.acc.add(batch)
-            if self._n_added == self._n_requests or self.acc.decided(self.prep.can_refine(self.cfg)):
+            if self._n_added == self._n_requests or self.acc.decided(self._share_line()):
                 self._after_vote()
                 return
 
@@ -440,17 +448,44 @@ class ImageJob:
         else:
             self.acc.refine(plan)
         first = self.cfg.scorer.first_batch_size
-        if self._first_view is not None and tiles is None:
+        whole_plan = tiles is None
+        if self._first_view is not None and whole_plan:
             # the first look's whole-image view stands in the vote; the tiles follow it
             self.acc.add(self._first_view)
             tiles, first = plan.tiles[1:], max(first - 1, 1)
+        tiles = plan.tiles if tiles is None else tiles
+        self._grid_left = ()
+        if whole_plan and self._grid_only_if_needed():
+            self._grid_left = tuple(t for t in tiles if not (t.is_global or t.is_context))
+            tiles = tuple(t for t in tiles if t.is_global or t.is_context)
+        self._n_requests = 0
+        self._pending = []
+        self._queue(plan, tiles, first, rotation_tta)
+
+    def _queue(self, plan: TilePlan, tiles: tuple, first: int, rotation_tta: bool = True) -> None:
+        """Queue ``tiles`` of the current look after the requests already made."""
         batches = tile_batches(self.path, plan, self.cfg.scorer.batch_size, first,
                                self.prep.tile_rotate_deg, tiles=tiles,
                                rotation_tta=rotation_tta and self.cfg.model.rotation_tta)
-        self._n_requests = len(batches)
-        self._pending = [ScoreRequest(self.generation, i, b) for i, b in enumerate(batches)]
-        if not batches:
+        self._pending += [ScoreRequest(self.generation, self._n_requests + i, b)
+                          for i, b in enumerate(batches)]
+        self._n_requests += len(batches)
+        if not batches and self._n_added == self._n_requests:
             self._after_vote()
+
+    def _grid_only_if_needed(self) -> bool:
+        """An ordinary image whose grid tiles wait for the whole view and context crops
+        (``tiling.ordinary_grid_below_confidence``)."""
+        t = self.cfg.tiling
+        return (not self.prep.slide.is_gigapixel and t.context_crops and t.ordinary_grid
+                and t.ordinary_grid_below_confidence is not None)
+
+    def _share_line(self) -> float | None:
+        """The confidence on which the next step hangs: an ordinary image's grid, or a
+        gigapixel image's finer look."""
+        if self._grid_left:
+            return self.cfg.tiling.ordinary_grid_below_confidence
+        return self.cfg.tiling.refine_below_confidence if self.prep.can_refine(self.cfg) else None
 
     def _after_first_look(self, scored: dict[str, np.ndarray]) -> None:
         top = float(np.max(scored["probs"]))
@@ -470,8 +505,14 @@ class ImageJob:
         self._start(self.prep.plan)
 
     def _after_vote(self) -> None:
-        """The look's vote is settled: look again closer, or finish."""
-        finer = self.prep.refine_next(self.cfg) if self.acc.needs_finer_look() else None
+        """The look's vote is settled: score an ordinary image's grid, look again closer, or
+        finish."""
+        grid, self._grid_left = self._grid_left, ()
+        if grid and self.acc.below(self.cfg.tiling.ordinary_grid_below_confidence):
+            self._queue(self.finest_plan, grid, self.cfg.scorer.batch_size)
+            return
+        below = self.acc.below(self.cfg.tiling.refine_below_confidence)
+        finer = self.prep.refine_next(self.cfg) if below else None
         if finer is not None:  # the coarse batches left are dropped
             self._first_view = None
             self._start(finer)

@@ -102,6 +102,8 @@ TILES_SCHEMA = pa.schema([
     _field("h0", pa.int64(), "height, level-0 pixels", "px"),
     _field("is_global", pa.bool_(),
            "true for the whole-image view (the image shrunk into one tile)"),
+    _field("is_context", pa.bool_(), "true for a context crop (a square larger than a tile, "
+           "shrunk into one); null in skew rows", nullable=True),
     _field("center_weight", pa.float32(), "vote weight from the distance to the image centre, "
            "0..1; null in skew rows", nullable=True),
     *[_field(f"p_{a}", pa.float32(), f"model probability of class {a} deg; null in skew rows",

@@ -4,6 +4,6 @@
 """
 
 from .tiling import (Tile, TilePlan, background_mask, center_weights, choose_scale, content_share,
-                     grid_boxes, plan_tiles, refine_plan, scale_for_long_side, spread_sample)
+                     context_boxes, grid_boxes, plan_tiles, refine_plan, scale_for_long_side, spread_sample)
 
-__all__ = ['Tile', 'TilePlan', 'choose_scale', 'refine_plan', 'scale_for_long_side', 'grid_boxes', 'background_mask', 'content_share', 'center_weights', 'spread_sample', 'plan_tiles']
+__all__ = ['Tile', 'TilePlan', 'choose_scale', 'refine_plan', 'scale_for_long_side', 'grid_boxes', 'background_mask', 'content_share', 'center_weights', 'context_boxes', 'spread_sample', 'plan_tiles']

@@ -5,7 +5,9 @@ The plan is made in a *plan space*: the pixels of one pyramid level divided by a
 (``tiling.target_long_px`` for gigapixel images; the adaptive resize for ordinary
 ones). Tiles are ``tile_px`` squares on a grid in that space; background tiles (judged on
 a thumbnail), thin edge tiles and tiles over the cap are dropped; the kept tiles are
-ordered center first, so an early stop of the vote keeps the most telling ones.
+ordered center first, so an early stop of the vote keeps the most telling ones. Before them
+come the coarse views: the whole image shrunk into one tile, and five context crops (squares
+of ``tiling.context_share`` of the short side) that are shrunk into one tile each.
 
 Nothing here decodes pixels: :func:`plan_tiles` takes the image's size, its levels and a
 thumbnail, and returns a :class:`TilePlan`.
@@ -30,6 +32,7 @@ __all__ = [
     "background_mask",
     "content_share",
     "center_weights",
+    "context_boxes",
     "spread_sample",
     "plan_tiles",
 ]
@@ -45,6 +48,7 @@ class Tile:
     h: int
     center_weight: float  # 0..1, fall-off with distance from the image center
     is_global: bool = False  # the whole image shrunk into one tile
+    is_context: bool = False  # a context crop: a square larger than a tile, shrunk into one
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ def refine_plan(level_sizes: list[tuple[int, int]], thumbnail: np.ndarray, cfg: 
     target = int(round(long_now * cfg.refine_factor))
     if long_now >= max(level_sizes[0]):
         return None  # already at full resolution
-    finer = dataclasses.replace(cfg, target_long_px=target, global_view=False)
+    finer = dataclasses.replace(cfg, target_long_px=target, global_view=False, context_crops=False)
     return plan_tiles(level_sizes, False, thumbnail, finer, center_sigma)
 
 
@@ -239,6 +243,22 @@ def center_weights(boxes: np.ndarray, plan_w: int, plan_h: int, sigma: float) ->
     return np.exp(-(d ** 2) / (2 * sigma ** 2))
 
 
+def context_boxes(width: int, height: int, share: float) -> np.ndarray:
+    """Five squares of ``share`` of the short side: centred on the image, then on the centres of
+    its four quadrants (clipped inside it). Turning the image turns the set onto itself.
+
+    >>> context_boxes(400, 200, 0.5).tolist()
+    [[150, 50, 100, 100], [50, 0, 100, 100], [250, 0, 100, 100], [50, 100, 100, 100], [250, 100, 100, 100]]
+    """
+    side = max(1, int(round(min(width, height) * share)))
+    boxes = []
+    for cx, cy in ((0.5, 0.5), (0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)):
+        x0 = int(np.clip(round(cx * width - side / 2), 0, width - side))
+        y0 = int(np.clip(round(cy * height - side / 2), 0, height - side))
+        boxes.append((x0, y0, side, side))
+    return np.asarray(boxes, np.int64)
+
+
 def spread_sample(boxes: np.ndarray, priority: np.ndarray, k: int) -> np.ndarray:
     """Choose ``k`` boxes spread over the image: greedy farthest-point sampling.
 
@@ -282,16 +302,18 @@ def plan_tiles(level_sizes: list[tuple[int, int]], ordinary: bool, thumbnail: np
     Returns
     -------
     plan : TilePlan
-        Content tiles, center first, capped at ``cfg.max_tiles``, plus the whole-image
-        view first when ``cfg.global_view``.
+        In scoring order: the whole-image view when ``cfg.global_view``, the context crops
+        with content when ``cfg.context_crops``, then the grid's content tiles (none for an
+        ordinary image without ``cfg.ordinary_grid``), center first, capped at
+        ``cfg.max_tiles``.
     """
     level, scale = choose_scale(level_sizes, ordinary, cfg)
     lw, lh = level_sizes[level]
     plan_w, plan_h = max(1, int(lw / scale)), max(1, int(lh / scale))
     downsample = level_sizes[0][0] / lw
+    background = background_mask(thumbnail, cfg)
     boxes, n_thin = grid_boxes(plan_w, plan_h, cfg.tile_px, cfg.overlap_px, cfg.min_edge_share)
-    share = content_share(background_mask(thumbnail, cfg), boxes, plan_w, plan_h) \
-        if len(boxes) else np.zeros(0)
+    share = content_share(background, boxes, plan_w, plan_h) if len(boxes) else np.zeros(0)
     keep = share >= cfg.min_content_share
     n_background = int((~keep).sum())
     boxes, share = boxes[keep], share[keep]
@@ -302,8 +324,18 @@ def plan_tiles(level_sizes: list[tuple[int, int]], ordinary: bool, thumbnail: np
     order = np.argsort(-weights, kind="stable")
     tiles = [Tile(int(b[0]), int(b[1]), int(b[2]), int(b[3]), float(wt))
              for b, wt in zip(boxes[order], weights[order])]
-    # The whole-image view joins only when some tile has content: a blank image stays blank.
-    if cfg.global_view and tiles:
+    has_content = bool(tiles)
+    if ordinary and not cfg.ordinary_grid:
+        tiles = []
+    # The whole-image view and the context crops join only when some tile has content: a
+    # blank image stays blank.
+    if cfg.context_crops and has_content:
+        crops = context_boxes(plan_w, plan_h, cfg.context_share)
+        crop_weights = center_weights(crops, plan_w, plan_h, center_sigma)
+        keep = content_share(background, crops, plan_w, plan_h) >= cfg.min_content_share
+        tiles[:0] = [Tile(int(b[0]), int(b[1]), int(b[2]), int(b[3]), float(wt), is_context=True)
+                     for b, wt in zip(crops[keep], crop_weights[keep])]
+    if cfg.global_view and has_content:
         tiles.insert(0, Tile(0, 0, plan_w, plan_h, 1.0, is_global=True))
     return TilePlan(level, float(scale), float(downsample), plan_w, plan_h, tuple(tiles),
                     n_background, n_over_cap, n_thin)
