@@ -88,6 +88,7 @@ class TilingConfig:
     min_content_share: float  # 0..1
     max_tiles: int
     global_view: bool
+    global_view_read_px: int  # long side of the thumbnail the whole-image view is made from
     context_crops: bool  # also score five square crops of context_share of the short side
     context_share: float  # 0..1
     ordinary_grid: bool  # ordinary images also score grid tiles
@@ -104,7 +105,7 @@ class TilingConfig:
         if not self.refine_factor > 1:
             raise ConfigError(f"tiling.refine_factor must be > 1, got {self.refine_factor}")
         _positive(self, "tile_px", "target_long_px", "thumbnail_px", "max_tiles",
-                  "ordinary_keep_below_px", "ordinary_mid_limit_px", "ordinary_mid_px",
+                  "global_view_read_px", "ordinary_keep_below_px", "ordinary_mid_limit_px", "ordinary_mid_px",
                   "ordinary_large_px")
         if not 0 <= self.overlap_px < self.tile_px:
             raise ConfigError(f"tiling.overlap_px must be in [0, tile_px={self.tile_px}), "

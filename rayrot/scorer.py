@@ -32,7 +32,7 @@ LOGGER = logging.getLogger(__name__)
 
 def read_tile(slide: Slide, level: int, scale: float, x: int, y: int, w: int, h: int,
               is_global: bool, tile_px: int, pad_value: int, rotate_deg: float = 0.0,
-              is_context: bool = False) -> np.ndarray:
+              is_context: bool = False, view_read_px: int = 448) -> np.ndarray:
     """Pixels of one planned tile as the model sees them.
 
     Parameters
@@ -44,6 +44,9 @@ def read_tile(slide: Slide, level: int, scale: float, x: int, y: int, w: int, h:
         larger region around the same center, so no corner is left empty.
     is_context : bool
         A context crop: its square, of any size, is resized to the tile.
+    view_read_px : int
+        The whole-image view is letterboxed from a thumbnail this long
+        (``tiling.global_view_read_px``).
 
     Returns
     -------
@@ -52,7 +55,7 @@ def read_tile(slide: Slide, level: int, scale: float, x: int, y: int, w: int, h:
         or for the whole-image view the thumbnail letterboxed into the square.
     """
     if is_global:
-        thumb = slide.thumbnail(2 * tile_px)
+        thumb = slide.thumbnail(view_read_px)
         if rotate_deg:
             thumb = np.asarray(Image.fromarray(thumb).rotate(
                 -rotate_deg, Image.BILINEAR, expand=True, fillcolor=(pad_value,) * 3))
@@ -146,7 +149,8 @@ class TileScorer:
                                int(batch["h"][i]), bool(batch["is_global"][i]), self.tile_px,
                                self.card.pad_value,
                                float(batch["rotate_deg"][i]) if "rotate_deg" in batch else 0.0,
-                               bool(batch["is_context"][i]) if "is_context" in batch else False)
+                               bool(batch["is_context"][i]) if "is_context" in batch else False,
+                               self.cfg.tiling.global_view_read_px)
         return out
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
