@@ -192,6 +192,63 @@ def cpu_seconds(tree: bool) -> tuple[float, float]:
     return total, core
 
 
+class TreeCpu:
+    """CPU seconds (everything, everything but Ray's daemons; as :func:`cpu_seconds`) that
+    this process and its descendants spend inside a ``with`` block, counting the processes
+    that exit during it: rayrot stops its scoring actors before ``detect()`` returns, and
+    a reading taken after it would miss them. Each process is sampled every ``interval_s``,
+    so one that exits is charged up to its last sample (at most ``interval_s`` lost).
+    """
+
+    def __init__(self, interval_s: float = 0.1):
+        self.interval_s = interval_s
+        self.total = self.core = 0.0
+        self._start: dict = {}
+        self._last: dict = {}
+        self._stop = threading.Event()
+
+    def _sample(self) -> dict:
+        import psutil
+
+        seen = {}
+        for p in psutil.Process().children(recursive=True):
+            try:
+                c = p.cpu_times()
+                key = (p.pid, p.create_time())
+                name = p.name()
+                title = name if name.startswith("ray::") else " ".join(p.cmdline()[:1])
+            except psutil.Error:
+                continue
+            seen[key] = (c.user + c.system, title.startswith("ray::") and title not in _RAY_DAEMONS)
+        return seen
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._last.update(self._sample())
+
+    def __enter__(self) -> "TreeCpu":
+        t = os.times()
+        self._own = t.user + t.system + t.children_user + t.children_system
+        self._start = self._sample()
+        self._last = dict(self._start)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._last.update(self._sample())
+        t = os.times()
+        own = t.user + t.system + t.children_user + t.children_system - self._own
+        self.total = self.core = own
+        for key, (seconds, is_worker) in self._last.items():
+            spent = seconds - self._start.get(key, (0.0, False))[0]
+            self.total += spent
+            if is_worker:
+                self.core += spent
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

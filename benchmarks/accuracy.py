@@ -50,7 +50,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageOps
 
-from _common import cpu_model, cpu_seconds  # benchmarks/ is the script's folder
+from _common import TreeCpu, cpu_model, cpu_seconds  # benchmarks/ is the script's folder
 from anchors import Answer
 
 HERE = Path(__file__).resolve().parent
@@ -290,15 +290,14 @@ def run_method(method: Method, cases: list[Case], progress: bool = True) -> tupl
     records = []
     for i, case in enumerate(cases):
         rgb = rgb_for(case)
-        c0 = cpu_seconds(method.tree_cpu)
-        t0 = time.perf_counter()
-        try:
-            ans = method.call(case, rgb)
-        except Exception as exc:  # one bad image must not end the run; it counts as no answer
-            ans = Answer(None, None, f"exception: {type(exc).__name__}: {exc}")
-        wall = time.perf_counter() - t0
-        c1 = cpu_seconds(method.tree_cpu)
-        records.append(_record(method, case, ans, wall, c1[0] - c0[0], c1[1] - c0[1]))
+        with _cpu_meter(method) as cpu:
+            t0 = time.perf_counter()
+            try:
+                ans = method.call(case, rgb)
+            except Exception as exc:  # one bad image must not end the run; it counts as no answer
+                ans = Answer(None, None, f"exception: {type(exc).__name__}: {exc}")
+            wall = time.perf_counter() - t0
+        records.append(_record(method, case, ans, wall, cpu.total, cpu.core))
         if progress and ((i + 1) % 50 == 0 or i + 1 == len(cases)):
             ok = sum(r["angle"] == r["truth"] for r in records)
             print(f"  {method.name}: {i + 1}/{len(cases)} done, {ok / len(records):.1%} right",
@@ -311,13 +310,29 @@ def run_batch(method: Method, cases: list[Case]) -> tuple[list[dict], float]:
     t0 = time.perf_counter()
     method.batch(cases[:8])  # start Ray and the whole actor pool: not counted
     warmup_s = time.perf_counter() - t0
-    c0 = cpu_seconds(method.tree_cpu)
-    t0 = time.perf_counter()
-    answers = method.batch(cases)
-    wall = (time.perf_counter() - t0) / len(cases)
-    c1 = cpu_seconds(method.tree_cpu)
-    cpu, core = (c1[0] - c0[0]) / len(cases), (c1[1] - c0[1]) / len(cases)
+    with _cpu_meter(method) as meter:
+        t0 = time.perf_counter()
+        answers = method.batch(cases)
+        wall = (time.perf_counter() - t0) / len(cases)
+    cpu, core = meter.total / len(cases), meter.core / len(cases)
     return [_record(method, c, a, wall, cpu, core) for c, a in zip(cases, answers)], warmup_s
+
+
+class _OwnCpu:
+    """This process's CPU seconds (and its reaped children's) inside a ``with`` block."""
+
+    def __enter__(self) -> "_OwnCpu":
+        self._t0 = cpu_seconds(False)[0]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.total = self.core = cpu_seconds(False)[0] - self._t0
+
+
+def _cpu_meter(method: Method):
+    """The CPU meter for ``method``: with its process tree (Ray's workers, including those
+    that exit inside the call) or this process alone."""
+    return TreeCpu(0.2) if method.tree_cpu else _OwnCpu()
 
 
 def _record(method: Method, case: Case, ans: Answer, wall: float, cpu: float, core: float) -> dict:
