@@ -259,16 +259,17 @@ def test_sigkill_and_ctrl_c_halfway_then_rerun_equals_an_uninterrupted_run(tmp_p
     assert [ln for ln in _lines(whole.stderr) if not ln.startswith("rayrot: 40 images in ")] == []
 
     out = tmp_path / "out"
-    rc, lines, _, listening = _run_until(cmd(out), 12, signal.SIGKILL, inspect=_listening)
-    assert rc == -signal.SIGKILL and 12 <= len(lines) < 40
+    rc, lines, _, listening = _run_until(cmd(out), 8, signal.SIGKILL, inspect=_listening)
+    assert rc == -signal.SIGKILL and 8 <= len(lines) < 40
     # the local Ray listens on the loopback address only
     assert listening and listening <= {"127.0.0.1", "::1"}, listening
     # what finished is on disk and readable while the folder is left as the kill left it
     done = pd.read_parquet(out / "images.parquet")
-    assert 8 <= len(done) <= len(lines) + 4 and done["path"].is_unique
+    assert 4 <= len(done) <= len(lines) + 4 and done["path"].is_unique
     kept = {p: p.stat().st_mtime_ns for r in done["output_image"] for p in [out / r]}
 
-    rc, lines, err, _ = _run_until(cmd(out), len(done) + 6, signal.SIGINT)
+    # interrupted two images after the skipped ones' lines: most of the inputs are still to do
+    rc, lines, err, _ = _run_until(cmd(out), len(done) + 2, signal.SIGINT)
     assert rc == 130, err
     # (Ray's core may still log a line of its own from a worker the interrupt cut short)
     ours = [ln for ln in _lines(err) if not RAY_CORE_LINE.match(ln)]
