@@ -97,7 +97,8 @@ def test_early_stop_scores_fewer_tiles(dev, tmp_path):
     page = read_rgb(dev("documents")[4])
     pyvips.Image.new_from_array(np.tile(page, (3, 3, 1))).write_to_file(str(tmp_path / "p.png"))
     cfg = load_config(overrides=["scorer.batch_size=4", "scorer.first_batch_size=4",
-                                 "scorer.cascade_stop_confidence=null", "vote.min_margin=0.1"])
+                                 "scorer.cascade_stop_confidence=null", "vote.min_margin=0.1",
+                                 "tiling.ordinary_grid_below_confidence=null"])
     n_planned = len(prepare_image(str(tmp_path / "p.png"), cfg).plan.tiles)
     sure = analyze_image(str(tmp_path / "p.png"), cfg, _FixedScorer([0.97, 0.01, 0.01, 0.01]))
     assert sure.angle == 0 and sure.tiles_scored < n_planned
