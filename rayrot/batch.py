@@ -203,14 +203,15 @@ def run_batch(files: list[str], out_dir, cfg: RunConfig, *, overwrite: bool = Fa
 
         results: list[DetectionResult | None] = [None] * len(files)
         kept_rows = _resume(images_path, tiles_path, files, names, stamps, out, overwrite)
-        for i, row in kept_rows.items():
-            results[i] = _result_from_row(row, out)
-            if on_result is not None:
-                on_result(results[i])
         rows = _Rows(images_path, tiles_path, out, cfg)
         todo = [i for i in range(len(files)) if i not in kept_rows]
-        bar = progress(len(todo)) if progress is not None and todo else None
+        bar = None
         try:
+            for i, row in kept_rows.items():
+                results[i] = _result_from_row(row, out)
+                if on_result is not None:
+                    on_result(results[i])
+            bar = progress(len(todo)) if progress is not None and todo else None
             _process(todo, files, names, stamps, out, cfg, results, rows, bar, on_result)
         except KeyboardInterrupt:
             rows.flush()

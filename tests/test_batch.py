@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -198,9 +199,10 @@ def _listening(pid: int) -> set[str]:
     return addrs
 
 
-def _run_until(cmd, n_lines: int, sig: int, inspect=None):
-    """Start ``cmd`` in its own process group, send ``sig`` to the driver once it has printed
-    ``n_lines`` results; returns (returncode, stdout lines, stderr, what ``inspect`` saw)."""
+def _run_until(cmd, n_lines: int, sig: int, inspect=None, delay_s: float = 0.0):
+    """Start ``cmd`` in its own process group, send ``sig`` to the driver ``delay_s`` after it
+    has printed ``n_lines`` results; returns (returncode, stdout lines, stderr, what
+    ``inspect`` saw)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     lines, seen = [], None
@@ -210,6 +212,7 @@ def _run_until(cmd, n_lines: int, sig: int, inspect=None):
             if inspect is not None and seen is None:
                 seen = inspect(proc.pid)
             if len(lines) >= n_lines:
+                time.sleep(delay_s)
                 os.kill(proc.pid, sig)
                 break
         rest, err = proc.communicate(timeout=300)
@@ -268,8 +271,10 @@ def test_sigkill_and_ctrl_c_halfway_then_rerun_equals_an_uninterrupted_run(tmp_p
     assert 4 <= len(done) <= len(lines) + 4 and done["path"].is_unique
     kept = {p: p.stat().st_mtime_ns for r in done["output_image"] for p in [out / r]}
 
-    # interrupted two images after the skipped ones' lines: most of the inputs are still to do
-    rc, lines, err, _ = _run_until(cmd(out), len(done) + 2, signal.SIGINT)
+    # interrupted a second after the skipped inputs' lines: while Ray starts or the first
+    # images are scored, with most of the inputs still to do
+    assert len(done) <= 20, len(done)
+    rc, lines, err, _ = _run_until(cmd(out), len(done), signal.SIGINT, delay_s=1.0)
     assert rc == 130, err
     # (Ray's core may still log a line of its own from a worker the interrupt cut short)
     ours = [ln for ln in _lines(err) if not RAY_CORE_LINE.match(ln)]
