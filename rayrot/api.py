@@ -143,7 +143,7 @@ def _expand_items(paths, cfg: RunConfig) -> list:
 
 
 def _detect_files(files: list[str], cfg: RunConfig, progress) -> list[DetectionResult]:
-    """Files over the Ray actor pool; the actors are stopped before it returns."""
+    """Files over the Ray actor pool; the actors stop once idle ``scorer.idle_release_s``."""
     from .engine.scheduler import ScorerPool, init_ray, schedule
 
     init_ray(cfg)
@@ -153,9 +153,9 @@ def _detect_files(files: list[str], cfg: RunConfig, progress) -> list[DetectionR
     finally:
         if bar is not None:
             bar.close()
-        # Idle actors would hold every CPU (GPU) they reserved: a user's own Ray work, or the
-        # chunk-writing tasks of correct(), would wait for them.
-        ScorerPool.release_all()
+        # Idle actors would hold every CPU (GPU) they reserved: a user's own Ray work would
+        # wait for them. The next detect() call within the idle time still finds them.
+        ScorerPool.release_when_idle(cfg.scorer.idle_release_s)
 
 
 def _local_scorer(cfg: RunConfig):

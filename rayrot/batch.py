@@ -341,6 +341,8 @@ def _process(todo, files, names, stamps, out, cfg, results, rows, bar, on_result
         ScorerPool.release_all()  # the chunk-writing tasks need the CPUs the actors hold
         for i, res in deferred:
             finish(i, res, ray_map(cfg))
+    else:
+        ScorerPool.release_when_idle(cfg.scorer.idle_release_s)
 
 
 def _needs_ray_write(res: DetectionResult, cfg: RunConfig) -> bool:

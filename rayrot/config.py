@@ -142,12 +142,15 @@ class ScorerConfig:
     # reaches this calibrated top probability is decided from that view
     cascade_stop_confidence: float | None
     image_time_limit_s: float | None  # seconds one image may take to detect; None = no limit
+    idle_release_s: float  # detect()'s actors stop once idle this long (0: when it returns)
 
     def __post_init__(self):
         if self.image_time_limit_s is not None and self.image_time_limit_s <= 0:
             raise ConfigError(f"scorer.image_time_limit_s must be > 0 (null = no limit), "
                               f"got {self.image_time_limit_s}")
         _positive(self, "batch_size", "first_batch_size", "torch_threads", "dataset_batch_size")
+        if self.idle_release_s < 0:
+            raise ConfigError(f"scorer.idle_release_s must be >= 0, got {self.idle_release_s}")
         stop = self.cascade_stop_confidence
         if stop is not None and not 0 <= stop <= 1:
             raise ConfigError(f"scorer.cascade_stop_confidence must be in [0, 1] (0, null or false "

@@ -155,14 +155,23 @@ def test_map_batches_with_orientation_scorer_keeps_every_column(page, ray_sessio
 
 
 def test_detect_gives_its_cpus_back_to_ray(ray_session):
-    """After detect() returns, its scoring actors are gone: every CPU is free for the user's
-    own Ray (Data) work, which would otherwise wait for them."""
+    """A detect() right after another finds its scoring actors warm; once they have been idle
+    scorer.idle_release_s they are gone: every CPU is free for the user's own Ray (Data)
+    work, which would otherwise wait for them."""
     import ray
 
-    res = rayrot.detect(shipped_images("documents")[:2], progress=False)
-    assert all(r.error is None for r in res)
+    from rayrot.engine.scheduler import ScorerPool
+
+    images = shipped_images("documents")[:2]
+    assert all(r.error is None for r in rayrot.detect(images, progress=False))
+    actors = [a for pool in ScorerPool._cache.values() for a in pool.actors]
+    assert actors
+    assert all(r.error is None for r in rayrot.detect(images, progress=False))
+    assert [a for pool in ScorerPool._cache.values() for a in pool.actors] == actors
     total = ray.cluster_resources()["CPU"]
-    deadline = time.monotonic() + 10  # an actor's CPUs come back once Ray has stopped it
+    idle = load_config().scorer.idle_release_s
+    # an actor's CPUs come back once Ray has stopped it, after the idle time
+    deadline = time.monotonic() + idle + 10
     while ray.available_resources().get("CPU", 0) < total and time.monotonic() < deadline:
         time.sleep(0.2)
     assert ray.available_resources().get("CPU", 0) == total

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import threading
 from collections import deque
 from contextlib import contextmanager
 
@@ -169,9 +170,12 @@ def _actor_options(cfg: RunConfig) -> tuple[int, dict]:
 
 
 class ScorerPool:
-    """A set of scoring actors, kept alive between calls with the same model settings."""
+    """A set of scoring actors, kept alive between calls with the same model settings until
+    :meth:`release_all` or :meth:`release_when_idle`."""
 
     _cache: dict = {}
+    _lock = threading.RLock()
+    _idle_timer: threading.Timer | None = None
 
     def __init__(self, cfg: RunConfig, n_needed: int | None = None):
         import ray
@@ -188,21 +192,50 @@ class ScorerPool:
         """Stop every cached pool's actors, giving their CPUs and GPUs back to Ray."""
         import ray
 
-        for pool in cls._cache.values():
-            for actor in pool.actors:
-                ray.kill(actor)
-        cls._cache.clear()
+        with cls._lock:
+            cls._cancel_idle_timer()
+            for pool in cls._cache.values():
+                for actor in pool.actors:
+                    ray.kill(actor)
+            cls._cache.clear()
+
+    @classmethod
+    def release_when_idle(cls, seconds: float) -> None:
+        """:meth:`release_all` in ``seconds`` unless a pool is asked for before then."""
+        with cls._lock:
+            cls._cancel_idle_timer()
+            if seconds <= 0:
+                cls.release_all()
+                return
+            timer = cls._idle_timer = threading.Timer(seconds, cls._release_if_still_idle)
+            timer.daemon = True
+            timer.start()
+
+    @classmethod
+    def _release_if_still_idle(cls) -> None:
+        with cls._lock:
+            # a get() since this timer started cancelled it, but may have run first
+            if cls._idle_timer is threading.current_thread():
+                cls.release_all()
+
+    @classmethod
+    def _cancel_idle_timer(cls) -> None:
+        if cls._idle_timer is not None:
+            cls._idle_timer.cancel()
+            cls._idle_timer = None
 
     @classmethod
     def get(cls, cfg: RunConfig, n_needed: int) -> "ScorerPool":
         key = (cfg.model, cfg.scorer, cfg.source, cfg.tiling, cfg.vote, cfg.skew)
-        pool = cls._cache.get(key)
-        if pool is None or len(pool.actors) < min(n_needed, _actor_options(cfg)[0]):
-            # Pools of other settings hold CPUs (GPUs) the new actors need: actors that cannot
-            # be placed would wait for them forever.
-            cls.release_all()
-            pool = cls._cache[key] = ScorerPool(cfg, n_needed)
-        return pool
+        with cls._lock:
+            cls._cancel_idle_timer()
+            pool = cls._cache.get(key)
+            if pool is None or len(pool.actors) < min(n_needed, _actor_options(cfg)[0]):
+                # Pools of other settings hold CPUs (GPUs) the new actors need: actors that
+                # cannot be placed would wait for them forever.
+                cls.release_all()
+                pool = cls._cache[key] = ScorerPool(cfg, n_needed)
+            return pool
 
 
 class _Results(dict):
