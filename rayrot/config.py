@@ -124,6 +124,12 @@ class TilingConfig:
 class ModelConfig:
     name: str  # registered model name or path to a .safetensors file
     rotation_tta: bool
+    cpu_backend: str  # "onnxruntime" (the graph beside the weights, when usable) or "torch"
+
+    def __post_init__(self):
+        if self.cpu_backend not in ("onnxruntime", "torch"):
+            raise ConfigError(f"model.cpu_backend must be onnxruntime or torch, got "
+                              f"{self.cpu_backend!r}")
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,7 @@ class ScorerConfig:
     num_actors: int  # 0 = automatic
     num_gpus_per_actor: float
     num_cpus_per_actor: float
-    torch_threads: int
+    cpu_threads: int  # threads of each actor's CPU inference (torch's, onnxruntime's)
     fp16_on_cuda: bool
     max_restarts: int
     max_task_retries: int
@@ -148,7 +154,7 @@ class ScorerConfig:
         if self.image_time_limit_s is not None and self.image_time_limit_s <= 0:
             raise ConfigError(f"scorer.image_time_limit_s must be > 0 (null = no limit), "
                               f"got {self.image_time_limit_s}")
-        _positive(self, "batch_size", "first_batch_size", "torch_threads", "dataset_batch_size")
+        _positive(self, "batch_size", "first_batch_size", "cpu_threads", "dataset_batch_size")
         if self.idle_release_s < 0:
             raise ConfigError(f"scorer.idle_release_s must be >= 0, got {self.idle_release_s}")
         stop = self.cascade_stop_confidence

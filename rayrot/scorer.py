@@ -110,7 +110,7 @@ class TileScorer:
     def __init__(self, cfg: RunConfig, device: str | None = None):
         import torch
 
-        from .model import load_model
+        from .model import load_model, load_onnx_net, weights_path
 
         self.cfg = cfg
         if device is None:
@@ -119,11 +119,18 @@ class TileScorer:
         self.fp16 = device.startswith("cuda") and cfg.scorer.fp16_on_cuda
         # BatchNorm folded into the convolutions: same outputs, faster (inference only).
         self.module, self.card = load_model(cfg.model.name, device=device, fuse=True)
+        self.backend = "torch"
         if self.fp16:
             self.module.half()
+        elif device == "cpu" and cfg.model.cpu_backend == "onnxruntime":
+            net, why = load_onnx_net(weights_path(cfg.model.name), self.card, cfg.scorer.cpu_threads)
+            if net is None:
+                LOGGER.info("TileScorer: scoring with torch: %s", why)
+            else:
+                self.module, self.backend = net, "onnxruntime"
         self.tile_px = cfg.tiling.tile_px
-        LOGGER.info("TileScorer: %s v%s on %s%s", self.card.name, self.card.version, device,
-                    " (fp16)" if self.fp16 else "")
+        LOGGER.info("TileScorer: %s v%s on %s with %s%s", self.card.name, self.card.version,
+                    device, self.backend, " (fp16)" if self.fp16 else "")
 
     def score_pixels(self, tiles: np.ndarray, rotation_tta: bool | None = None) -> np.ndarray:
         """``(B, S, S, 3)`` uint8 tiles -> ``(B, 4)`` float32 probabilities.

@@ -206,3 +206,48 @@ def test_tiles_are_padded_with_the_cards_grey(tmp_path):
     [batch] = tile_batches(str(path), prepare_image(str(path), cfg).plan, 10 ** 6, 10 ** 6)
     whole = scorer.read_batch(batch)[batch["is_global"]][0]
     assert (whole[0] == 7).all() and (whole[-1] == 7).all() and (whole[112] != 7).any()
+
+
+def test_shipped_onnx_graph_gives_the_weights_probabilities():
+    """The graph shipped beside the weights (what the CPU scorer runs with onnxruntime) is those
+    weights: the same probabilities on real images, to float rounding, TTA included."""
+    from rayrot.model import load_onnx_net, weights_path
+
+    model, card = load_model("orient_lcnet_x1", fuse=True)
+    net, why = load_onnx_net(weights_path("orient_lcnet_x1"), card, threads=1)
+    assert net is not None, why
+    tiles = _real_tiles()
+    for tta in (False, True):
+        want = predict_proba(model, card, tiles, rotation_tta=tta)
+        got = predict_proba(net, card, tiles, rotation_tta=tta)
+        assert np.abs(got - want).max() < 1e-4
+        assert (got.argmax(1) == want.argmax(1)).all()
+
+
+def test_a_graph_of_other_weights_is_never_run(small, tmp_path):
+    """save_model writes the graph beside the weights; weights saved again without it leave a
+    stale graph, which the scorer refuses (it scores with torch), as it does when told to."""
+    pytest.importorskip("onnx")
+    from rayrot.config import load_config
+    from rayrot.model import load_onnx_net
+    from rayrot.scorer import TileScorer
+
+    card = default_card("orient_cnn_small")
+    path = tmp_path / "m.safetensors"
+    saved = save_model(small, card, path)
+    assert path.with_suffix(".onnx").exists() and not list(tmp_path.glob(".*.tmp"))
+    cfg = load_config(overrides=[f"model.name={path}"])
+    scorer = TileScorer(cfg, device="cpu")
+    assert scorer.backend == "onnxruntime"
+    torch_cfg = load_config(overrides=[f"model.name={path}", "model.cpu_backend=torch"])
+    assert TileScorer(torch_cfg, device="cpu").backend == "torch"
+    tiles = _real_tiles()
+    np.testing.assert_allclose(scorer.score_pixels(tiles),
+                               TileScorer(torch_cfg, device="cpu").score_pixels(tiles), atol=1e-4)
+
+    other = create_model("orient_cnn_small").eval()
+    resaved = save_model(other, card, path, onnx=False)
+    assert resaved.sha256 != saved.sha256
+    net, why = load_onnx_net(path, resaved, threads=1)
+    assert net is None and "other weights" in why
+    assert TileScorer(cfg, device="cpu").backend == "torch"

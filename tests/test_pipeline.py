@@ -239,7 +239,7 @@ def test_ray_and_in_process_drivers_agree(dev, ray_session, tmp_path):
         scorer = TileScorer(cfg, device="cpu")
         # the actors' thread count: float sums in another order would differ in the last bits
         threads = torch.get_num_threads()
-        torch.set_num_threads(cfg.scorer.torch_threads)
+        torch.set_num_threads(cfg.scorer.cpu_threads)
         try:
             here = [analyze_image(p, cfg, scorer) for p in paths]
         finally:

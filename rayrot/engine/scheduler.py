@@ -113,7 +113,7 @@ def configure_worker(cfg: RunConfig) -> None:
     set_worker_concurrency(cfg.source.vips_concurrency)
     import torch
 
-    torch.set_num_threads(cfg.scorer.torch_threads)
+    torch.set_num_threads(cfg.scorer.cpu_threads)
 
 
 class _ScorerActor:

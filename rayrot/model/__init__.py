@@ -6,6 +6,8 @@ the preprocessing the weights expect.
     registry     register_model, list_models, create_model, default_card
     weights      load_model, save_model, read_card, WEIGHTS_DIR
     predict      predict_proba, logits_to_proba
+    onnx_backend export_onnx, load_onnx_net: the ONNX graph beside the weights, run by
+                 onnxruntime on the CPU
     preprocess   letterbox, pad_to_square, resize_square, rotate_by_class, to_model_input
  A model maps an RGB
 tile to four logits, one per class of :data:`rayrot.model.preprocess.ANGLES`: class ``k`` is the
@@ -41,7 +43,9 @@ _WHERE = {
     "orient_cnn_base": "registry", "orient_cnn_small": "registry", "orient_cnn_tiny": "registry",
     "orient_lcnet_x1": "registry",
     "WEIGHTS_DIR": "weights", "_sha256": "weights", "load_model": "weights", "read_card": "weights",
-    "save_model": "weights",
+    "save_model": "weights", "weights_path": "weights",
+    "OnnxNet": "onnx_backend", "export_onnx": "onnx_backend", "load_onnx_net": "onnx_backend",
+    "onnx_path": "onnx_backend",
 }
 
 __all__ = [
@@ -51,18 +55,23 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "ModelCard",
+    "OnnxNet",
     "OrientNet",
     "SqueezeExcite",
     "WEIGHTS_DIR",
     "create_model",
     "default_card",
+    "export_onnx",
     "list_models",
     "load_model",
+    "load_onnx_net",
     "logits_to_proba",
+    "onnx_path",
     "predict_proba",
     "read_card",
     "register_model",
     "save_model",
+    "weights_path",
 ]
 
 

@@ -28,8 +28,9 @@ def predict_proba(module: nn.Module, card: ModelCard, batch_uint8: np.ndarray,
 
     Parameters
     ----------
-    module : nn.Module
-        In eval mode, on ``device``.
+    module : nn.Module or OnnxNet
+        In eval mode, on ``device``; or the ONNX graph in an onnxruntime session
+        (:class:`rayrot.model.onnx_backend.OnnxNet`, CPU).
     card : ModelCard
         Gives mean, std and temperature.
     batch_uint8 : (B, H, W, 3) uint8 ndarray
@@ -57,11 +58,13 @@ def predict_proba(module: nn.Module, card: ModelCard, batch_uint8: np.ndarray,
     if n == 0:
         return np.zeros((0, len(ANGLES)), np.float32)
     x = _normalize(torch.from_numpy(np.ascontiguousarray(batch_uint8)).to(device), card.mean, card.std)
-    param_dtype = next(module.parameters()).dtype
+    is_torch = isinstance(module, nn.Module)
+    param_dtype = next(module.parameters()).dtype if is_torch else module.dtype
     autocast = device.type == "cuda" and fp16 and param_dtype == torch.float32
+    layout = torch.channels_last if is_torch else torch.contiguous_format
 
     def run(view: torch.Tensor) -> torch.Tensor:
-        view = view.contiguous(memory_format=torch.channels_last)
+        view = view.contiguous(memory_format=layout)
         if autocast:
             with torch.autocast("cuda", dtype=torch.float16):
                 return logits_to_proba(module(view), card.temperature)
@@ -70,8 +73,12 @@ def predict_proba(module: nn.Module, card: ModelCard, batch_uint8: np.ndarray,
     if not rotation_tta:
         return run(x).cpu().numpy().astype(np.float32)
     # x turned counter-clockwise by r (as np.rot90) has label k + r: p_aligned[k] = q_r[(k + r) % 4].
-    # One pass per turn: a 4x larger batch runs slower per tile on a CPU (cache).
-    q = sum(torch.roll(run(torch.rot90(x, r, dims=(2, 3))), shifts=-r, dims=1) for r in range(4)) / 4
+    turns = [torch.rot90(x, r, dims=(2, 3)) for r in range(4)]
+    if is_torch:  # one pass per turn: a 4x larger batch runs slower per tile in eager torch (cache)
+        probs = [run(t) for t in turns]
+    else:  # onnxruntime: one call for all four turns (~10% less per tile than four)
+        probs = run(torch.cat(turns)).split(n)
+    q = sum(torch.roll(p, shifts=-r, dims=1) for r, p in enumerate(probs)) / 4
     return q.cpu().numpy().astype(np.float32)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -15,8 +16,10 @@ from ..errors import ModelError
 from .card import ModelCard
 from .registry import _REGISTRY, create_model, list_models
 
-__all__ = ["WEIGHTS_DIR", "load_model", "read_card", "save_model"]
+__all__ = ["WEIGHTS_DIR", "load_model", "read_card", "save_model", "weights_path"]
 
+
+LOGGER = logging.getLogger(__name__)
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # rayrot/weights
 
@@ -42,6 +45,12 @@ def _resolve(spec: str | os.PathLike) -> tuple[Path, Path]:
             raise ModelError(f"model {spec_s!r} is neither a registered name ({list_models()}) "
                              f"nor a path to a .safetensors file")
     return weights, weights.with_suffix(".json")
+
+
+def weights_path(spec: str | os.PathLike) -> Path:
+    """The ``.safetensors`` file of a registered name or path (its card and ONNX graph sit
+    beside it)."""
+    return _resolve(spec)[0]
 
 
 def read_card(path: str | os.PathLike) -> ModelCard:
@@ -111,10 +120,14 @@ def load_model(spec: str | os.PathLike, device: str | torch.device = "cpu",
     return module, card
 
 
-def save_model(module: nn.Module, card: ModelCard, path: str | os.PathLike) -> ModelCard:
+def save_model(module: nn.Module, card: ModelCard, path: str | os.PathLike,
+               onnx: bool = True) -> ModelCard:
     """Write ``path`` (.safetensors) and the card beside it, each under a temp name then renamed.
 
-    The card's ``sha256`` and ``n_params`` are filled in; the updated card is returned.
+    The card's ``sha256`` and ``n_params`` are filled in; the updated card is returned. With
+    ``onnx`` (and the onnx package installed) the ONNX graph the CPU scorer runs is written
+    beside them too (:func:`rayrot.model.onnx_backend.export_onnx`); without it the scorer runs
+    the weights with torch, slower, to the same answers.
     """
     from safetensors.torch import save_file
 
@@ -144,4 +157,11 @@ def save_model(module: nn.Module, card: ModelCard, path: str | os.PathLike) -> M
             if t and os.path.exists(t):
                 os.unlink(t)
         raise
+    if onnx:
+        from .onnx_backend import export_onnx, onnx_path
+
+        try:
+            export_onnx(module, card, onnx_path(path))
+        except ModelError as exc:
+            LOGGER.info("%s: no ONNX graph written: %s", path, exc)
     return card

@@ -198,9 +198,11 @@ def background_mask(thumb: np.ndarray, cfg: TilingConfig) -> np.ndarray:
     -------
     mask : (h, w) bool ndarray
     """
-    top = thumb.max(axis=2)
-    saturation = top - thumb.min(axis=2)  # uint8, no overflow: max >= min
-    grey = thumb.sum(axis=2, dtype=np.uint16)
+    # channel by channel: NumPy reduces a length-3 last axis ~10x slower than this
+    r, g, b = thumb[..., 0], thumb[..., 1], thumb[..., 2]
+    top = np.maximum(np.maximum(r, g), b)
+    saturation = top - np.minimum(np.minimum(r, g), b)  # uint8, no overflow: max >= min
+    grey = r.astype(np.uint16) + g + b
     white = (grey >= 3 * cfg.background_white_level) & (saturation <= cfg.background_max_saturation)
     black = top <= cfg.background_black_level
     return white | black

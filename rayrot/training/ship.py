@@ -3,7 +3,8 @@
     python -m rayrot.training.ship --run DIR [--accuracy benchmarks/out/accuracy.json] [--note TEXT]
 
 Copies ``DIR/<name>.safetensors`` to ``rayrot/weights/<name>.safetensors`` (temp name, then
-rename) and writes the card beside it, adding ``metrics["dev_pipeline"]`` (per category and
+rename) with its ONNX graph (``<name>.onnx``, exported here when the run has none or one of
+other weights) and writes the card beside them, adding ``metrics["dev_pipeline"]`` (per category and
 method: accuracy, confidently wrong, CPU seconds an image) from a
 ``benchmarks/accuracy.py`` result when given. The weights are not changed, so the card's
 sha256 still holds (it is checked).
@@ -18,7 +19,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..model import WEIGHTS_DIR, _sha256, read_card
+from ..model import (WEIGHTS_DIR, _sha256, export_onnx, load_model, load_onnx_net, onnx_path,
+                     read_card)
 
 __all__ = ["ship"]
 
@@ -46,9 +48,14 @@ def ship(run_dir: str | Path, accuracy_json: str | Path | None = None, note: str
         recipe["note"] = note
     card = card.replace(metrics=metrics, recipe=recipe)
     dst = dest / f"{card.arch}.safetensors"
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    graph = onnx_path(src)
+    if load_onnx_net(src, card, threads=1)[0] is None:
+        module, _ = load_model(src)
+        export_onnx(module, card, graph)
+    for a, b in ((src, dst), (graph, onnx_path(dst))):
+        tmp = b.with_name(f".{b.name}.tmp")
+        shutil.copyfile(a, tmp)
+        os.replace(tmp, b)
     tmpc = dst.with_name(f".{dst.stem}.json.tmp")
     tmpc.write_text(card.to_json() + "\n")
     os.replace(tmpc, dst.with_suffix(".json"))
