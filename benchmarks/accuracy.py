@@ -238,7 +238,7 @@ def _make_rayrot(args) -> Method:
     return Method("rayrot", "path", lambda case, rgb: run([case.path])[0],
                   {"version": getattr(rayrot, "__version__", None), "config": args.config or "default",
                    "overrides": args.set, "model": cfg.model.name,
-                   "rotation_tta": cfg.model.rotation_tta,
+                   "rotation_tta": cfg.model.rotation_tta, "cpu_backend": cfg.model.cpu_backend,
                    "timing": "one detect() call on all images, mean per image" if args.rayrot_batch
                    else "one detect([path]) call per image"},
                   tree_cpu=True, batch=lambda cases: run([c.path for c in cases]))
