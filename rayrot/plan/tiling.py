@@ -216,17 +216,17 @@ def content_share(background: np.ndarray, boxes: np.ndarray, plan_w: int, plan_h
     share : (N,) float64 ndarray, 0..1
     """
     th, tw = background.shape
-    content = (~background).astype(np.float64)
-    # Summed-area table: each box's sum in O(1).
-    sat = np.zeros((th + 1, tw + 1))
-    sat[1:, 1:] = content.cumsum(0).cumsum(1)
+    # Summed-area table: each box's sum in O(1); integer sums are exact and several times
+    # faster than float ones (a 512-px thumbnail holds at most 2**18 pixels).
+    sat = np.zeros((th + 1, tw + 1), np.int32)
+    np.cumsum(np.cumsum(~background, axis=0, dtype=np.int32), axis=1, out=sat[1:, 1:])
     sx, sy = tw / plan_w, th / plan_h
     x0 = np.clip(np.floor(boxes[:, 0] * sx).astype(int), 0, tw - 1)
     y0 = np.clip(np.floor(boxes[:, 1] * sy).astype(int), 0, th - 1)
     x1 = np.clip(np.ceil((boxes[:, 0] + boxes[:, 2]) * sx).astype(int), x0 + 1, tw)
     y1 = np.clip(np.ceil((boxes[:, 1] + boxes[:, 3]) * sy).astype(int), y0 + 1, th)
     total = sat[y1, x1] - sat[y0, x1] - sat[y1, x0] + sat[y0, x0]
-    return total / ((x1 - x0) * (y1 - y0))
+    return total / ((x1 - x0) * (y1 - y0)).astype(np.float64)
 
 
 def center_weights(boxes: np.ndarray, plan_w: int, plan_h: int, sigma: float) -> np.ndarray:
