@@ -186,6 +186,29 @@ def test_detect_gives_its_cpus_back_to_ray(ray_session):
     assert sorted(r["id"] for r in done) == list(range(0, 32, 2))
 
 
+def test_a_pending_idle_release_never_starts_ray_again(tmp_path):
+    """The idle release left pending by detect() does nothing once Ray is down, whether the
+    caller shut it down or the process is exiting: a call into Ray then would start (or join)
+    another Ray."""
+    doc = shipped_images("documents")[0]
+    script = f"""
+import time, ray, rayrot
+from rayrot.config import load_config
+idle = load_config().scorer.idle_release_s
+assert rayrot.detect([{str(doc)!r}], progress=False)[0].error is None
+ray.shutdown()
+time.sleep(idle + 2)
+print("initialized after the idle time:", ray.is_initialized())
+rayrot.detect([{str(doc)!r}], progress=False)
+"""  # and exits with the second call's release pending
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=180, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "initialized after the idle time: False" in run.stdout
+    assert "Connecting to existing Ray cluster" not in run.stderr
+    assert "Started a local Ray instance" not in run.stderr
+
+
 # ------------------------------------------------------------------ command line
 
 

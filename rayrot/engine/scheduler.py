@@ -13,6 +13,7 @@ chosen in one place, :func:`_actor_options`, from ``cfg.scorer``.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import logging
 import os
@@ -86,9 +87,9 @@ def shutdown_ray() -> None:
     caller started or joined is left running)."""
     import ray
 
+    ScorerPool.release_all()  # also a pending idle release, after the caller's ray.shutdown()
     if not ray.is_initialized():
         return
-    ScorerPool.release_all()
     if _STARTED_RAY["local"]:
         ray.shutdown()
         _STARTED_RAY["local"] = False
@@ -176,6 +177,7 @@ class ScorerPool:
     _cache: dict = {}
     _lock = threading.RLock()
     _idle_timer: threading.Timer | None = None
+    _exit_hook = False
 
     def __init__(self, cfg: RunConfig, n_needed: int | None = None):
         import ray
@@ -194,10 +196,14 @@ class ScorerPool:
 
         with cls._lock:
             cls._cancel_idle_timer()
-            for pool in cls._cache.values():
-                for actor in pool.actors:
-                    ray.kill(actor)
+            pools = list(cls._cache.values())
             cls._cache.clear()
+            # After ray.shutdown() (the caller's, or Ray's own at exit) the actors are gone
+            # with it, and a call into Ray would start or join another Ray instead.
+            if ray.is_initialized():
+                for pool in pools:
+                    for actor in pool.actors:
+                        ray.kill(actor)
 
     @classmethod
     def release_when_idle(cls, seconds: float) -> None:
@@ -210,6 +216,16 @@ class ScorerPool:
             timer = cls._idle_timer = threading.Timer(seconds, cls._release_if_still_idle)
             timer.daemon = True
             timer.start()
+            if not cls._exit_hook:
+                # registered after `import ray`, so it runs before Ray's own shutdown at exit:
+                # a timer left pending must not fire into a Ray that is going away
+                atexit.register(cls._cancel_at_exit)
+                cls._exit_hook = True
+
+    @classmethod
+    def _cancel_at_exit(cls) -> None:
+        with cls._lock:
+            cls._cancel_idle_timer()
 
     @classmethod
     def _release_if_still_idle(cls) -> None:
