@@ -16,6 +16,7 @@ The pipeline wraps it in a Ray actor; tests and notebooks call it directly.
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 from PIL import Image
@@ -24,7 +25,7 @@ from .config import RunConfig
 from .model.preprocess import letterbox, pad_to_square, resize_square
 from .io import Slide, open_slide
 
-__all__ = ["TileScorer", "read_tile"]
+__all__ = ["TileScorer", "default_device", "read_tile"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -92,57 +93,88 @@ def _read_rotated(slide: Slide, level: int, scale: float, cx: float, cy: float, 
                               c - tile_px // 2:c - tile_px // 2 + tile_px]
 
 
+def default_device() -> str:
+    """"cuda" when torch sees a GPU, else "cpu". Without the NVIDIA driver there is no CUDA
+    device, which is known without importing torch (the onnxruntime scorer never needs it)."""
+    if not os.path.exists("/proc/driver/nvidia/version"):
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _load_graph(cfg: RunConfig):
+    """The model's ONNX graph in an onnxruntime session, its card and ""; or None, the card
+    (None when unread) and why the graph cannot be used."""
+    from .errors import ModelError
+    from .model.files import read_card, weights_path
+    from .model.onnx_backend import load_onnx_net
+
+    try:
+        weights = weights_path(cfg.model.name)
+        card = read_card(weights.with_suffix(".json"))
+    except ModelError as exc:
+        return None, None, str(exc)
+    net, why = load_onnx_net(weights, card, cfg.scorer.cpu_threads)
+    return net, card, why
+
+
 class TileScorer:
     """Holds the model; scores batches of tiles given by their coordinates.
 
     Parameters
     ----------
     cfg : RunConfig
-        Uses ``cfg.model`` (which weights, rotation TTA), ``cfg.scorer`` (FP16),
-        ``cfg.source`` (how to open images) and ``cfg.tiling.tile_px``.
+        Uses ``cfg.model`` (which weights, rotation TTA, the CPU backend), ``cfg.scorer``
+        (FP16, CPU threads), ``cfg.source`` (how to open images) and ``cfg.tiling.tile_px``.
     device : str, optional
         ``"cuda"`` when torch sees a GPU, else ``"cpu"``.
 
-    It leaves the process's settings alone (torch's thread count among them): the worker
-    that holds it sets those (:func:`rayrot.engine.scheduler.configure_worker`).
+    On a CPU it runs the ONNX graph beside the weights with onnxruntime (``backend`` is then
+    "onnxruntime", and torch is never imported); on a GPU, with ``model.cpu_backend: torch``
+    or for weights without a graph of their own, torch runs the weights (``backend``
+    "torch"). It leaves the process's settings alone (torch's thread count among them): the
+    worker that holds it sets those (:func:`rayrot.engine.scheduler.configure_worker`).
     """
 
     def __init__(self, cfg: RunConfig, device: str | None = None):
-        import torch
-
-        from .model import load_model, load_onnx_net, weights_path
-
         self.cfg = cfg
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = device
-        self.fp16 = device.startswith("cuda") and cfg.scorer.fp16_on_cuda
+        self.device = default_device() if device is None else device
+        self.tile_px = cfg.tiling.tile_px
+        self.backend, self.fp16 = "torch", False
+        why = f"model.cpu_backend is {cfg.model.cpu_backend}"
+        if self.device == "cpu" and cfg.model.cpu_backend == "onnxruntime":
+            net, self.card, why = _load_graph(cfg)
+            if net is not None:
+                self.module, self.backend = net, "onnxruntime"
+        if self.backend == "torch":
+            LOGGER.info("TileScorer: scoring with torch: %s", why)
+            self._load_torch()
+        LOGGER.info("TileScorer: %s v%s on %s with %s%s", self.card.name, self.card.version,
+                    self.device, self.backend, " (fp16)" if self.fp16 else "")
+
+    def _load_torch(self) -> None:
+        from .model import load_model
+
+        self.fp16 = self.device.startswith("cuda") and self.cfg.scorer.fp16_on_cuda
         # BatchNorm folded into the convolutions: same outputs, faster (inference only).
-        self.module, self.card = load_model(cfg.model.name, device=device, fuse=True)
-        self.backend = "torch"
+        self.module, self.card = load_model(self.cfg.model.name, device=self.device, fuse=True)
         if self.fp16:
             self.module.half()
-        elif device == "cpu" and cfg.model.cpu_backend == "onnxruntime":
-            net, why = load_onnx_net(weights_path(cfg.model.name), self.card, cfg.scorer.cpu_threads)
-            if net is None:
-                LOGGER.info("TileScorer: scoring with torch: %s", why)
-            else:
-                self.module, self.backend = net, "onnxruntime"
-        self.tile_px = cfg.tiling.tile_px
-        LOGGER.info("TileScorer: %s v%s on %s with %s%s", self.card.name, self.card.version,
-                    device, self.backend, " (fp16)" if self.fp16 else "")
 
     def score_pixels(self, tiles: np.ndarray, rotation_tta: bool | None = None) -> np.ndarray:
         """``(B, S, S, 3)`` uint8 tiles -> ``(B, 4)`` float32 probabilities.
 
         ``rotation_tta``: average over the four turns; None = ``model.rotation_tta``.
         """
-        from .model import predict_proba
-
         if rotation_tta is None:
             rotation_tta = self.cfg.model.rotation_tta
         if tiles.shape[1] != self.card.input_px:
             tiles = np.stack([resize_square(t, self.card.input_px) for t in tiles])
+        if self.backend == "onnxruntime":
+            return self.module.predict_proba(tiles, self.card, rotation_tta)
+        from .model import predict_proba
+
         return predict_proba(self.module, self.card, tiles, rotation_tta=rotation_tta,
                              device=self.device, fp16=self.fp16)
 

@@ -219,9 +219,36 @@ def test_shipped_onnx_graph_gives_the_weights_probabilities():
     tiles = _real_tiles()
     for tta in (False, True):
         want = predict_proba(model, card, tiles, rotation_tta=tta)
-        got = predict_proba(net, card, tiles, rotation_tta=tta)
-        assert np.abs(got - want).max() < 1e-4
-        assert (got.argmax(1) == want.argmax(1)).all()
+        for got in (predict_proba(net, card, tiles, rotation_tta=tta),  # through torch
+                    net.predict_proba(tiles, card, rotation_tta=tta)):  # NumPy alone
+            assert got.dtype == np.float32 and np.abs(got - want).max() < 1e-4
+            assert (got.argmax(1) == want.argmax(1)).all()
+
+
+def test_the_onnxruntime_scorer_never_imports_torch():
+    """A scoring actor on a CPU runs the graph without torch (0.2 GB and a second less each),
+    and gets the shipped model's answers on real images."""
+    import subprocess
+    import sys
+
+    from conftest import shipped_images
+
+    doc = shipped_images("documents")[0]
+    script = f"""
+import sys
+import numpy as np
+from rayrot.config import load_config
+from rayrot.engine.local import analyze_image
+from rayrot.scorer import TileScorer
+cfg = load_config(overrides=["skew.enabled=false"])
+scorer = TileScorer(cfg, device="cpu")
+res = analyze_image({str(doc)!r}, cfg, scorer)
+print(scorer.backend, res.angle, "torch" in sys.modules)
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["onnxruntime", "0", "False"]
 
 
 def test_a_graph_of_other_weights_is_never_run(small, tmp_path):

@@ -4,7 +4,8 @@ the preprocessing the weights expect.
     network      OrientNet and its layers (the only module that defines nn.Module classes)
     card         ModelCard: input size, mean, std, class order, pad grey, resampling
     registry     register_model, list_models, create_model, default_card
-    weights      load_model, save_model, read_card, WEIGHTS_DIR
+    weights      load_model, save_model
+    files        weights_path, read_card, WEIGHTS_DIR (no torch: what the onnxruntime scorer uses)
     predict      predict_proba, logits_to_proba
     onnx_backend export_onnx, load_onnx_net: the ONNX graph beside the weights, run by
                  onnxruntime on the CPU
@@ -42,8 +43,8 @@ _WHERE = {
     "default_card": "registry", "list_models": "registry", "register_model": "registry",
     "orient_cnn_base": "registry", "orient_cnn_small": "registry", "orient_cnn_tiny": "registry",
     "orient_lcnet_x1": "registry",
-    "WEIGHTS_DIR": "weights", "_sha256": "weights", "load_model": "weights", "read_card": "weights",
-    "save_model": "weights", "weights_path": "weights",
+    "WEIGHTS_DIR": "files", "_sha256": "files", "read_card": "files", "weights_path": "files",
+    "load_model": "weights", "save_model": "weights",
     "OnnxNet": "onnx_backend", "export_onnx": "onnx_backend", "load_onnx_net": "onnx_backend",
     "onnx_path": "onnx_backend",
 }

@@ -21,11 +21,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn as nn
 
 from ..errors import ModelError
 from .card import ModelCard
+from .preprocess import to_model_input
 
 __all__ = ["SHA_KEY", "OnnxNet", "export_onnx", "load_onnx_net", "onnx_path"]
 
@@ -41,18 +40,7 @@ def onnx_path(weights: str | os.PathLike) -> Path:
     return Path(weights).with_suffix(".onnx")
 
 
-class _WithProba(nn.Module):
-    def __init__(self, model: nn.Module, temperature: float):
-        super().__init__()
-        self.model = model
-        self.register_buffer("inv_t", torch.tensor(1.0 / float(temperature)))
-
-    def forward(self, x: torch.Tensor):
-        logits = self.model(x)
-        return logits, torch.softmax(logits * self.inv_t, dim=1)
-
-
-def export_onnx(module: nn.Module, card: ModelCard, out: str | os.PathLike) -> Path:
+def export_onnx(module, card: ModelCard, out: str | os.PathLike) -> Path:
     """Write ``module`` (with ``card``'s temperature) as an ONNX graph to ``out`` (temp name,
     then renamed), its metadata holding ``card.sha256`` and the card's name and version.
 
@@ -63,10 +51,23 @@ def export_onnx(module: nn.Module, card: ModelCard, out: str | os.PathLike) -> P
         import onnx
     except ImportError as exc:
         raise ModelError(f"exporting {out} needs the onnx package (pip install onnx): {exc}") from exc
+    import torch
+    import torch.nn as nn
+
+    class WithProba(nn.Module):
+        def __init__(self, model: nn.Module, temperature: float):
+            super().__init__()
+            self.model = model
+            self.register_buffer("inv_t", torch.tensor(1.0 / float(temperature)))
+
+        def forward(self, x: torch.Tensor):
+            logits = self.model(x)
+            return logits, torch.softmax(logits * self.inv_t, dim=1)
+
     out = Path(out)
     model = copy.deepcopy(getattr(module, "module", module)).float().cpu().eval()
     model = model.to(memory_format=torch.contiguous_format)
-    wrapper = _WithProba(model, card.temperature).eval()
+    wrapper = WithProba(model, card.temperature).eval()
     dummy = torch.zeros(2, 3, card.input_px, card.input_px)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
@@ -88,21 +89,55 @@ def export_onnx(module: nn.Module, card: ModelCard, out: str | os.PathLike) -> P
 
 
 class OnnxNet:
-    """An onnxruntime session that maps a ``(B, 3, H, W)`` float32 tensor to its logits, as
-    the torch module would (:func:`rayrot.model.predict_proba` takes either).
+    """The graph in an onnxruntime session: :meth:`predict_proba` scores uint8 tiles with
+    NumPy alone (no torch in the process), and calling it maps a ``(B, 3, H, W)`` float32
+    tensor to its logits, as the torch module would (so
+    :func:`rayrot.model.predict_proba` takes either).
 
     Its thread count is the session's own: building one changes no setting of the process.
     """
 
-    dtype = torch.float32
-
     def __init__(self, session, path: Path):
         self.session, self.path = session, path
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        arr = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
-        logits = self.session.run(["logits"], {"input": arr})[0]
-        return torch.from_numpy(logits)
+    @property
+    def dtype(self):
+        import torch
+
+        return torch.float32
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """``(B, 3, H, W)`` float32 model input -> ``(B, 4)`` logits."""
+        return self.session.run(["logits"], {"input": np.ascontiguousarray(x, np.float32)})[0]
+
+    def __call__(self, x):
+        import torch
+
+        return torch.from_numpy(self.logits(x.detach().cpu().numpy()))
+
+    def predict_proba(self, batch_uint8: np.ndarray, card: ModelCard,
+                      rotation_tta: bool = True) -> np.ndarray:
+        """What :func:`rayrot.model.predict_proba` gives for the same weights (to float
+        rounding): ``(B, H, W, 3)`` uint8 RGB tiles -> ``(B, 4)`` float32 calibrated
+        probabilities, averaged over the four turns with ``rotation_tta``."""
+        batch_uint8 = np.asarray(batch_uint8)
+        if batch_uint8.ndim != 4 or batch_uint8.shape[-1] != 3 or batch_uint8.dtype != np.uint8:
+            raise ValueError(f"predict_proba: batch_uint8 must be (B, H, W, 3) uint8, got "
+                             f"{batch_uint8.shape} {batch_uint8.dtype}")
+        if not len(batch_uint8):
+            return np.zeros((0, len(card.classes)), np.float32)
+
+        def proba(tiles: np.ndarray) -> np.ndarray:
+            z = self.logits(to_model_input(tiles, card.mean, card.std)) / np.float32(card.temperature)
+            z = np.exp(z - z.max(axis=1, keepdims=True))
+            return z / z.sum(axis=1, keepdims=True)
+
+        if not rotation_tta:
+            return proba(batch_uint8).astype(np.float32)
+        # a tile turned counter-clockwise by r (np.rot90) has label k + r: p[k] = q_r[(k + r) % 4];
+        # one call per turn (a 4x larger batch runs no faster and holds 4x the activations)
+        q = sum(np.roll(proba(np.rot90(batch_uint8, r, axes=(1, 2))), -r, axis=1) for r in range(4))
+        return (q / 4).astype(np.float32)
 
 
 def load_onnx_net(weights: str | os.PathLike, card: ModelCard,
@@ -120,6 +155,11 @@ def load_onnx_net(weights: str | os.PathLike, card: ModelCard,
     options.intra_op_num_threads = int(threads)
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # onnxruntime's arena and memory patterns keep the largest batch's activations for good
+    # (~0.5 GB an actor for 64 tiles); without them a batch's memory goes back to the heap,
+    # which the scoring actor trims, at the same speed on this network.
+    options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types

@@ -73,12 +73,9 @@ def predict_proba(module: nn.Module, card: ModelCard, batch_uint8: np.ndarray,
     if not rotation_tta:
         return run(x).cpu().numpy().astype(np.float32)
     # x turned counter-clockwise by r (as np.rot90) has label k + r: p_aligned[k] = q_r[(k + r) % 4].
-    turns = [torch.rot90(x, r, dims=(2, 3)) for r in range(4)]
-    if is_torch:  # one pass per turn: a 4x larger batch runs slower per tile in eager torch (cache)
-        probs = [run(t) for t in turns]
-    else:  # onnxruntime: one call for all four turns (~10% less per tile than four)
-        probs = run(torch.cat(turns)).split(n)
-    q = sum(torch.roll(p, shifts=-r, dims=1) for r, p in enumerate(probs)) / 4
+    # One pass per turn: a 4x larger batch runs no faster per tile on a CPU and holds four
+    # times the activations.
+    q = sum(torch.roll(run(torch.rot90(x, r, dims=(2, 3))), shifts=-r, dims=1) for r in range(4)) / 4
     return q.cpu().numpy().astype(np.float32)
 
 

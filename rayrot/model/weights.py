@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import tempfile
@@ -14,6 +12,7 @@ import torch.nn as nn
 
 from ..errors import ModelError
 from .card import ModelCard
+from .files import WEIGHTS_DIR, _sha256, read_card, shipped_weights, weights_path
 from .registry import _REGISTRY, create_model, list_models
 
 __all__ = ["WEIGHTS_DIR", "load_model", "read_card", "save_model", "weights_path"]
@@ -21,50 +20,20 @@ __all__ = ["WEIGHTS_DIR", "load_model", "read_card", "save_model", "weights_path
 
 LOGGER = logging.getLogger(__name__)
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # rayrot/weights
-
 
 # ----------------------------------------------------------------------------- weights I/O
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _resolve(spec: str | os.PathLike) -> tuple[Path, Path]:
     spec_s = str(spec)
     if spec_s in _REGISTRY and not spec_s.endswith(".safetensors"):
-        weights = WEIGHTS_DIR / f"{spec_s}.safetensors"
+        weights = shipped_weights(spec_s)
     else:
         weights = Path(spec_s)
         if weights.suffix != ".safetensors":
             raise ModelError(f"model {spec_s!r} is neither a registered name ({list_models()}) "
                              f"nor a path to a .safetensors file")
     return weights, weights.with_suffix(".json")
-
-
-def weights_path(spec: str | os.PathLike) -> Path:
-    """The ``.safetensors`` file of a registered name or path (its card and ONNX graph sit
-    beside it)."""
-    return _resolve(spec)[0]
-
-
-def read_card(path: str | os.PathLike) -> ModelCard:
-    """Read a model card JSON file."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ModelError(f"model card {path} not found (it must sit beside the weights)") from exc
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"model card {path} cannot be read: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ModelError(f"model card {path} must be a JSON object")
-    return ModelCard.from_dict(data, path=str(path))
 
 
 def load_model(spec: str | os.PathLike, device: str | torch.device = "cpu",
