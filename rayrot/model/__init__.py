@@ -1,7 +1,7 @@
 """The orientation model: a compact CNN, a registry of named variants, safe weights I/O, and
 the preprocessing the weights expect.
 
-    network      OrientNet and its layers (the only module that defines nn.Module classes)
+    network      OrientNet and its layers
     card         ModelCard: input size, mean, std, class order, pad grey, resampling
     registry     register_model, list_models, create_model, default_card
     weights      load_model, save_model

@@ -1,4 +1,4 @@
-"""The orientation network: OrientNet and its layers; the only module that defines nn.Module classes."""
+"""The orientation network: OrientNet and its layers."""
 
 from __future__ import annotations
 
