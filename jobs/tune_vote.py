@@ -206,8 +206,9 @@ def main(argv=None) -> int:
         save_cases(cases, scores)
     grid = {"global_weight": [1.0, 2.0, 4.0], "context_weight": [0.5, 1.0, 2.0],
             "confidence_floor": [0.3, 0.4],
-            "undetermined_threshold": [0.3, 0.35, 0.4, 0.5, 0.6],
-            "min_margin": [0.0, 0.05], "center_sigma": [0.6, 1.0]}
+            # 0.25: only an exact tie (or every tile abstaining) is undetermined
+            "undetermined_threshold": [0.25, 0.28, 0.3, 0.35, 0.4, 0.5],
+            "min_margin": [0.0], "center_sigma": [0.6, 1.0]}
     stops = [None, 0.8, 0.9, 0.95]
     results = []
     for values in itertools.product(*grid.values()):
@@ -228,7 +229,8 @@ def main(argv=None) -> int:
     for stop in stops:
         mine = [r for r in results if r["cascade_stop_confidence"] == stop]
         ok = [r for r in mine if r["confidently_wrong"] <= args.max_conf_wrong] or mine
-        best_per_stop[str(stop)] = max(ok, key=lambda r: (r["accuracy"], -r["confidently_wrong"]))
+        best_per_stop[str(stop)] = max(ok, key=lambda r: (r["accuracy"], -r["confidently_wrong"],
+                                                          -r["passes"]))
         print(f"  stop {stop}:", json.dumps(best_per_stop[str(stop)]))
     print("accuracy against cost: the best setting at or under each number of network passes "
           "a case (confidently wrong within the limit):")
