@@ -92,6 +92,8 @@ def save_cases(cases: list[dict], path: Path) -> None:
 
 def load_cases(path: Path) -> list[dict]:
     data = np.load(path)
+    if "0/probs_plain" not in data.files:
+        raise SystemExit(f"{path} holds no scores without TTA (an older run): delete it to score again")
     n = len({key.split("/")[0] for key in data.files})
     return [{"probs": data[f"{i}/probs"], "probs_plain": data[f"{i}/probs_plain"],
              "boxes": data[f"{i}/boxes"],
