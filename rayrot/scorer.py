@@ -134,7 +134,7 @@ class TileScorer:
     "onnxruntime", and torch is never imported); on a GPU, with ``model.cpu_backend: torch``
     or for weights without a graph of their own, torch runs the weights (``backend``
     "torch"). It leaves the process's settings alone (torch's thread count among them): the
-    worker that holds it sets those (:func:`rayrot.engine.scheduler.configure_worker`).
+    worker that holds it sets those (:mod:`rayrot.engine.scheduler`).
     """
 
     def __init__(self, cfg: RunConfig, device: str | None = None):

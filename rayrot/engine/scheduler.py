@@ -104,30 +104,34 @@ def _release_free_memory() -> None:
         pass
 
 
-def configure_worker(cfg: RunConfig, scorer=None) -> None:
-    """Settings of a worker process rayrot owns (a scoring actor, a write task): libvips and,
-    for a ``scorer`` that runs torch, torch each get the threads they were given, no more
-    (onnxruntime's session has its own). Called in the worker, never in the caller's process."""
+def configure_worker(cfg: RunConfig) -> None:
+    """Settings of a worker process rayrot owns (a scoring actor, a write task): libvips gets
+    the threads it was given, no more. Called in the worker, never in the caller's process."""
     os.environ["VIPS_CONCURRENCY"] = str(cfg.source.vips_concurrency)
     from ..io import set_worker_concurrency
 
     set_worker_concurrency(cfg.source.vips_concurrency)
-    if scorer is not None and scorer.backend == "torch":
-        import torch
 
-        torch.set_num_threads(cfg.scorer.cpu_threads)
+
+def configure_torch_worker(cfg: RunConfig) -> None:
+    """torch's threads in a worker whose scorer runs torch (onnxruntime's session sizes its
+    own, and an onnxruntime worker never imports torch)."""
+    import torch
+
+    torch.set_num_threads(cfg.scorer.cpu_threads)
 
 
 class _ScorerActor:
     """Actor body: one TileScorer, loaded once."""
 
     def __init__(self, cfg: RunConfig):
+        configure_worker(cfg)
         from ..scorer import TileScorer
 
-        configure_worker(cfg)
         self.cfg = cfg
         self.scorer = TileScorer(cfg)
-        configure_worker(cfg, self.scorer)
+        if self.scorer.backend == "torch":
+            configure_torch_worker(cfg)
 
     def score(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:

@@ -1,7 +1,7 @@
 """The model as an ONNX graph: exported beside its safetensors, run by onnxruntime on the CPU.
 
-On a CPU, onnxruntime runs this network about 2.5 times faster than eager torch (one thread,
-224-px tiles: ~4 ms a tile against ~10; ``benchmarks/RESULTS.md``), which is most of what an
+On a CPU, onnxruntime runs this network about 1.7 times faster than eager torch (one thread,
+224-px tiles: 3.9 ms a tile against 6.7; ``benchmarks/model_speed.py``), which is most of what an
 ordinary image costs. The graph is written once, when the weights are saved or shipped
 (:func:`export_onnx`, needs the ``onnx`` package), as ``<stem>.onnx`` beside
 ``<stem>.safetensors``, and carries the sha256 of those weights in its metadata: a graph left
@@ -16,7 +16,6 @@ mean and std) and returns ``logits`` and ``proba`` = ``softmax(logits / temperat
 from __future__ import annotations
 
 import copy
-import logging
 import os
 from pathlib import Path
 
@@ -24,11 +23,10 @@ import numpy as np
 
 from ..errors import ModelError
 from .card import ModelCard
-from .preprocess import to_model_input
+from .preprocess import tile_batch, to_model_input
 
 __all__ = ["SHA_KEY", "OnnxNet", "export_onnx", "load_onnx_net", "onnx_path"]
 
-LOGGER = logging.getLogger(__name__)
 
 # Metadata key holding the sha256 of the .safetensors the graph was exported from.
 SHA_KEY = "rayrot.weights_sha256"
@@ -89,10 +87,8 @@ def export_onnx(module, card: ModelCard, out: str | os.PathLike) -> Path:
 
 
 class OnnxNet:
-    """The graph in an onnxruntime session: :meth:`predict_proba` scores uint8 tiles with
-    NumPy alone (no torch in the process), and calling it maps a ``(B, 3, H, W)`` float32
-    tensor to its logits, as the torch module would (so
-    :func:`rayrot.model.predict_proba` takes either).
+    """The graph in an onnxruntime session; :meth:`predict_proba` scores uint8 tiles with NumPy
+    alone (no torch in the process), to :func:`rayrot.model.predict_proba`'s answers.
 
     Its thread count is the session's own: building one changes no setting of the process.
     """
@@ -100,30 +96,16 @@ class OnnxNet:
     def __init__(self, session, path: Path):
         self.session, self.path = session, path
 
-    @property
-    def dtype(self):
-        import torch
-
-        return torch.float32
-
     def logits(self, x: np.ndarray) -> np.ndarray:
         """``(B, 3, H, W)`` float32 model input -> ``(B, 4)`` logits."""
         return self.session.run(["logits"], {"input": np.ascontiguousarray(x, np.float32)})[0]
-
-    def __call__(self, x):
-        import torch
-
-        return torch.from_numpy(self.logits(x.detach().cpu().numpy()))
 
     def predict_proba(self, batch_uint8: np.ndarray, card: ModelCard,
                       rotation_tta: bool = True) -> np.ndarray:
         """What :func:`rayrot.model.predict_proba` gives for the same weights (to float
         rounding): ``(B, H, W, 3)`` uint8 RGB tiles -> ``(B, 4)`` float32 calibrated
         probabilities, averaged over the four turns with ``rotation_tta``."""
-        batch_uint8 = np.asarray(batch_uint8)
-        if batch_uint8.ndim != 4 or batch_uint8.shape[-1] != 3 or batch_uint8.dtype != np.uint8:
-            raise ValueError(f"predict_proba: batch_uint8 must be (B, H, W, 3) uint8, got "
-                             f"{batch_uint8.shape} {batch_uint8.dtype}")
+        batch_uint8 = tile_batch(batch_uint8)
         if not len(batch_uint8):
             return np.zeros((0, len(card.classes)), np.float32)
 
@@ -156,8 +138,9 @@ def load_onnx_net(weights: str | os.PathLike, card: ModelCard,
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     # onnxruntime's arena and memory patterns keep the largest batch's activations for good
-    # (~0.5 GB an actor for 64 tiles); without them a batch's memory goes back to the heap,
-    # which the scoring actor trims, at the same speed on this network.
+    # (a 64-tile call leaves 553 MB added against 377 without them, benchmarks/model_speed.py
+    # --batch 64); without them a batch's memory goes back to the heap, which the scoring
+    # actor trims, at about the same speed for the scorer's batches of 16 (3.9 against 3.7 ms).
     options.enable_cpu_mem_arena = False
     options.enable_mem_pattern = False
     try:

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .preprocess import ANGLES
+from .preprocess import ANGLES, tile_batch
 from .card import ModelCard
 
 __all__ = ["logits_to_proba", "predict_proba"]
@@ -28,9 +28,8 @@ def predict_proba(module: nn.Module, card: ModelCard, batch_uint8: np.ndarray,
 
     Parameters
     ----------
-    module : nn.Module or OnnxNet
-        In eval mode, on ``device``; or the ONNX graph in an onnxruntime session
-        (:class:`rayrot.model.onnx_backend.OnnxNet`, CPU).
+    module : nn.Module
+        In eval mode, on ``device``.
     card : ModelCard
         Gives mean, std and temperature.
     batch_uint8 : (B, H, W, 3) uint8 ndarray
@@ -49,22 +48,17 @@ def predict_proba(module: nn.Module, card: ModelCard, batch_uint8: np.ndarray,
         Probability of each class of :data:`rayrot.preprocess.ANGLES` (clockwise degrees
         that make the tile upright); rows sum to 1.
     """
-    batch_uint8 = np.asarray(batch_uint8)
-    if batch_uint8.ndim != 4 or batch_uint8.shape[-1] != 3 or batch_uint8.dtype != np.uint8:
-        raise ValueError(f"predict_proba: batch_uint8 must be (B, H, W, 3) uint8, got "
-                         f"{batch_uint8.shape} {batch_uint8.dtype}")
+    batch_uint8 = tile_batch(batch_uint8)
     device = torch.device(device)
     n = len(batch_uint8)
     if n == 0:
         return np.zeros((0, len(ANGLES)), np.float32)
     x = _normalize(torch.from_numpy(np.ascontiguousarray(batch_uint8)).to(device), card.mean, card.std)
-    is_torch = isinstance(module, nn.Module)
-    param_dtype = next(module.parameters()).dtype if is_torch else module.dtype
+    param_dtype = next(module.parameters()).dtype
     autocast = device.type == "cuda" and fp16 and param_dtype == torch.float32
-    layout = torch.channels_last if is_torch else torch.contiguous_format
 
     def run(view: torch.Tensor) -> torch.Tensor:
-        view = view.contiguous(memory_format=layout)
+        view = view.contiguous(memory_format=torch.channels_last)
         if autocast:
             with torch.autocast("cuda", dtype=torch.float16):
                 return logits_to_proba(module(view), card.temperature)

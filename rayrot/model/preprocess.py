@@ -26,6 +26,7 @@ __all__ = [
     "pad_to_square",
     "letterbox",
     "resize_square",
+    "tile_batch",
     "to_model_input",
 ]
 
@@ -79,6 +80,15 @@ def letterbox(rgb: np.ndarray, size: int, value: int) -> np.ndarray:
     y0, x0 = (size - nh) // 2, (size - nw) // 2
     out[y0:y0 + nh, x0:x0 + nw] = small
     return out
+
+
+def tile_batch(batch_uint8) -> np.ndarray:
+    """``batch_uint8`` as a ``(B, H, W, 3)`` uint8 array of RGB tiles, or ValueError."""
+    batch = np.asarray(batch_uint8)
+    if batch.ndim != 4 or batch.shape[-1] != 3 or batch.dtype != np.uint8:
+        raise ValueError(f"predict_proba: batch_uint8 must be (B, H, W, 3) uint8, got "
+                         f"{batch.shape} {batch.dtype}")
+    return batch
 
 
 def to_model_input(batch: np.ndarray, mean: tuple[float, float, float],
