@@ -198,8 +198,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="benchmarks/out/tune_vote.json")
     ap.add_argument("--scores", default="benchmarks/out/tune_vote_scores.npz",
                     help="the tiles' scores: reused when present (delete it after a model change)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override, e.g. model.name=runs/v3/orient_lcnet_x1.safetensors "
+                         "to choose the vote of a model before it ships")
     args = ap.parse_args(argv)
-    base = load_config(overrides=["vote.early_stop=false"])
+    base = load_config(overrides=[*args.set, "vote.early_stop=false"])
     scores = Path(args.scores)
     if scores.exists():
         cases = load_cases(scores)
@@ -220,7 +223,7 @@ def main(argv=None) -> int:
             for stop in stops:
                 results.append({**setting, "views": views, "grid_below": grid_below, "tta": tta,
                                 "cascade_stop_confidence": stop, **replay(cases, answers, stop)})
-    current_cfg = load_config()
+    current_cfg = load_config(overrides=args.set)
     current = replay(cases, vote_answers(cases, current_cfg.replace(vote={"early_stop": False}),
                                          *current_views(current_cfg), current_tta(current_cfg)),
                      current_cfg.scorer.cascade_stop_confidence)

@@ -141,9 +141,11 @@ def test_skewed_turned_page(dev, scorer, tmp_path, tilt):
 
 def test_finer_look_when_the_first_scale_is_too_coarse(scorer, tmp_path):
     path = str(small_item_mosaic(dev_images, tmp_path / "m.tif"))
-    cfg = scorer.cfg.replace(skew={"enabled": False})
+    # the line that calls for a finer look, above what the model says of these items at the
+    # first scale (about 0.7: the items are a few pixels wide there)
+    cfg = scorer.cfg.replace(skew={"enabled": False}, tiling={"refine_below_confidence": 0.8})
     coarse = analyze_image(path, cfg.replace(tiling={"refine_steps": 0}), scorer)
-    # too coarse to judge: undetermined, or below the line that calls for a finer look
+    # too coarse to judge: undetermined, or below that line
     assert coarse.level == 2, coarse
     assert coarse.angle is None or coarse.confidence < cfg.tiling.refine_below_confidence, coarse
     finer = analyze_image(path, cfg, scorer)
@@ -323,7 +325,7 @@ class _ViewScorer(_FixedScorer):
 @pytest.mark.parametrize("line", [0.6, "null"])
 def test_an_ordinary_images_grid_waits_for_its_view_and_context_crops(page_png, line):
     cfg = load_config(overrides=["scorer.cascade_stop_confidence=null", "skew.enabled=false",
-                                 "vote.early_stop=false",
+                                 "vote.early_stop=false", "tiling.ordinary_grid=true",
                                  f"tiling.ordinary_grid_below_confidence={line}"])
     tiles = prepare_image(page_png, cfg).plan.tiles
     n_coarse = sum(t.is_global or t.is_context for t in tiles)

@@ -51,6 +51,23 @@ def test_config_rejects_unknown_and_bad_keys():
     assert cfg.run.model == "orient_lcnet_x1" and sum(cfg.data.mix.values()) > 0
 
 
+def test_a_recipe_that_extends_another_changes_only_what_it_names(tmp_path):
+    from rayrot.training.config import TRAIN_CONFIG_PATH
+
+    base = load_train_config()
+    stage2 = load_train_config(TRAIN_CONFIG_PATH.parent / "train_stage2.yaml")
+    assert stage2.run.version != base.run.version and stage2.run.init_weights != base.run.init_weights
+    assert stage2.aug == base.aug and stage2.optim.lr == base.optim.lr
+    assert set(stage2.data.mix) == set(base.data.mix) and stage2.data.mix != base.data.mix
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ConfigError, match="loops back"):
+        load_train_config(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text(f"extends: {TRAIN_CONFIG_PATH}\noptim:\n  nope: 1\n")
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_train_config(tmp_path / "c.yaml")
+
+
 def test_views_carry_the_label():
     """A view turned by k is the k=0 view turned by k (same random draws)."""
     cfg = tiny_cfg()

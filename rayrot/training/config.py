@@ -148,22 +148,45 @@ def dotted_overrides(nested: dict[str, Any], depth: int = 2) -> dict[str, Any]:
 
 def load_train_config(path: str | Path | None = None,
                       overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Read a training YAML (``configs/train.yaml`` by default) and apply dotted overrides."""
+    """Read a training YAML (``configs/train.yaml`` by default) and apply dotted overrides.
+
+    A recipe that continues another names it in ``extends:`` (a path relative to its own
+    folder) and holds only what differs, by ``section.key`` (a mapping value such as
+    ``data.mix`` is replaced whole, as with overrides).
+    """
     path = Path(path) if path is not None else TRAIN_CONFIG_PATH
+    data = _read_recipe(path, ())
+    for dotted, value in (overrides or {}).items():
+        _set_key(data, dotted, value, path, "override")
+    return build_config(TrainConfig, data, str(path))
+
+
+def _read_recipe(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """The YAML at ``path`` laid over the recipe it ``extends`` (if any)."""
+    if path.resolve() in seen:
+        raise ConfigError(f"training config {path}: 'extends' loops back to itself")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except OSError as exc:
         raise ConfigError(f"cannot read training config {path}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"training config {path} is not valid YAML: {exc}") from exc
-    for dotted, value in (overrides or {}).items():
-        keys = dotted.split(".")
-        node = data
-        for k in keys[:-1]:
-            if not isinstance(node.get(k), dict):
-                raise ConfigError(f"{path}: override {dotted!r}: no section {k!r}")
-            node = node[k]
-        if keys[-1] not in node:
-            raise ConfigError(f"{path}: override {dotted!r}: unknown key")
-        node[keys[-1]] = value
-    return build_config(TrainConfig, data, str(path))
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    merged = _read_recipe(path.parent / base, seen + (path.resolve(),))
+    for dotted, value in dotted_overrides(data).items():
+        _set_key(merged, dotted, value, path, "key")
+    return merged
+
+
+def _set_key(data: dict[str, Any], dotted: str, value: Any, path: Path, what: str) -> None:
+    keys = dotted.split(".")
+    node = data
+    for k in keys[:-1]:
+        if not isinstance(node.get(k), dict):
+            raise ConfigError(f"{path}: {what} {dotted!r}: no section {k!r}")
+        node = node[k]
+    if keys[-1] not in node:
+        raise ConfigError(f"{path}: {what} {dotted!r}: unknown key")
+    node[keys[-1]] = value
