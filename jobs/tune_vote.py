@@ -1,10 +1,10 @@
 """Choose the vote's settings on the training sources' held-out split (never the dev set).
 
-    python jobs/tune_vote.py --sources .data/sources [--limit 40]
+    python jobs/tune_vote.py --sources .data/sources [--limit 40] [--set model.name=RUN/orient_lcnet_x1.safetensors]
 
 Every held-out real image (rayrot.training.dataset.SourceSet, the files the training run
 never saw) is turned by 0/90/180/270 and every one of its planned tiles is scored once, with
-the shipped model. The vote is a pure function, so each candidate setting is then replayed on
+the shipped model (or ``--set model.name=``'s). The vote is a pure function, so each candidate setting is then replayed on
 those scores at no cost. The settings printed (one per cascade stop) are the most accurate ones whose share of
 confidently wrong answers (confidence >= 0.9 and wrong) stays at or below --max-conf-wrong.
 Accuracy counts the categories that have an up (undetermined is wrong); textures (no up) only
@@ -202,7 +202,8 @@ def main(argv=None) -> int:
                     help="config override, e.g. model.name=runs/v3/orient_lcnet_x1.safetensors "
                          "to choose the vote of a model before it ships")
     args = ap.parse_args(argv)
-    base = load_config(overrides=[*args.set, "vote.early_stop=false"])
+    # every view is scored, the grid tiles too, whatever the default runs: the replay picks
+    base = load_config(overrides=[*args.set, "vote.early_stop=false", "tiling.ordinary_grid=true"])
     scores = Path(args.scores)
     if scores.exists():
         cases = load_cases(scores)
