@@ -141,9 +141,9 @@ def test_skewed_turned_page(dev, scorer, tmp_path, tilt):
 
 def test_finer_look_when_the_first_scale_is_too_coarse(scorer, tmp_path):
     path = str(small_item_mosaic(dev_images, tmp_path / "m.tif"))
-    # the line that calls for a finer look, above what the model says of these items at the
-    # first scale (about 0.7: the items are a few pixels wide there)
-    cfg = scorer.cfg.replace(skew={"enabled": False}, tiling={"refine_below_confidence": 0.8})
+    # the line that calls for a finer look, above what the model is sure of at the first scale,
+    # where the items are a few pixels wide (0.70 on the dev pages, 0.89 on the shipped ones)
+    cfg = scorer.cfg.replace(skew={"enabled": False}, tiling={"refine_below_confidence": 0.95})
     coarse = analyze_image(path, cfg.replace(tiling={"refine_steps": 0}), scorer)
     # too coarse to judge: undetermined, or below that line
     assert coarse.level == 2, coarse
