@@ -202,7 +202,7 @@ def main(argv=None) -> int:
                     help="config override, e.g. model.name=runs/v3/orient_lcnet_x1.safetensors "
                          "to choose the vote of a model before it ships")
     args = ap.parse_args(argv)
-    # every view is scored, the grid tiles too, whatever the default runs: the replay picks
+    # every view is scored, the grid tiles too, whatever the default runs: the replay chooses
     base = load_config(overrides=[*args.set, "vote.early_stop=false", "tiling.ordinary_grid=true"])
     scores = Path(args.scores)
     if scores.exists():
