@@ -13,6 +13,7 @@ import pytest
 from conftest import dev_images
 from images import mosaic, page_sheet, rot90_vips, small_item_mosaic, write_pyramid_tiff, write_svs
 from rayrot.config import load_config
+from rayrot.plan import context_boxes
 
 GIGA_SIDE = 32768  # 32768^2 = 1.07 gigapixels
 
@@ -55,8 +56,9 @@ def test_gigapixel_tiff_turned_by_k_is_detected_and_corrected_exactly(giga_dir, 
     assert res.angle == 90 * k, res
     assert res.confidence >= 0.6
     # Scored from a coarse level, not from the gigapixel base: at most the grid's tiles, the
-    # whole-image view and the five context crops.
-    coarse_views = int(cfg.tiling.global_view) + 5 * int(cfg.tiling.context_crops)
+    # whole-image view and the context crops.
+    n_crops = len(context_boxes(GIGA_SIDE, GIGA_SIDE, cfg.tiling.context_share))
+    coarse_views = int(cfg.tiling.global_view) + n_crops * int(cfg.tiling.context_crops)
     assert res.level > 0 and res.tiles_scored <= cfg.tiling.max_tiles + coarse_views
     arr = _zarr_level(tmp_path / f"{src.stem}.zarr")
     assert arr.shape == (3, GIGA_SIDE, GIGA_SIDE)
